@@ -1,0 +1,523 @@
+//! The screening path: the predictor's inference in plain Rust, several
+//! times faster than the burn network it is folded from.
+//!
+//! Three things make it fast:
+//!
+//! 1. **Folded embeddings.** A layer's input to the LSTM gates is
+//!    `[e_ty | e_kw | e_kh | e_ch | e_pos] W_ih + b`. Each part of that sum
+//!    depends on one small table only, so every table is multiplied through
+//!    its slice of `W_ih` once, when the path is built. At run time the
+//!    input half of the gates is the sum of five looked-up rows of width
+//!    `4 * hidden` (the bias folded into the type rows): no input matmul.
+//! 2. **A register-blocked GEMM** for the recurrent product `h W_hh`, the
+//!    only real arithmetic left (8.2 MFLOP per 40-layer architecture), and
+//!    vectorised gate nonlinearities. Both are written once over `pulp`'s
+//!    safe SIMD types and dispatched at run time to AVX-512, AVX2 or
+//!    whatever the CPU has.
+//! 3. **Length-sorted batches.** Sequences are sorted by length, so at step
+//!    `t` the sequences still running are a prefix of the batch and the GEMM
+//!    shrinks instead of computing masked-out rows.
+//!
+//! The head folds batch norm into the linear layers before it (inference
+//! statistics are constants) and the epoch embedding through the first
+//! layer, the same way as the layer tables.
+//!
+//! Outputs equal [`super::net::Net`]'s to within 1e-5 (tested); the
+//! nonlinearities use a rational approximation of tanh accurate to a few
+//! 1e-7.
+
+use pulp::{Arch, Simd, WithSimd};
+
+use super::encoding::Token;
+use super::weights::{Dense, Matrix, NORM_EPSILON, Norm, Weights};
+
+/// One predictor network, folded for fast inference.
+#[derive(Debug, Clone)]
+pub struct FastNet {
+    hidden: usize,
+    /// Folded tables, `[rows, 4 hidden]` each; the LSTM bias is in `ty`.
+    ty: Matrix,
+    kw: Matrix,
+    kh: Matrix,
+    ch: Matrix,
+    position: Option<Matrix>,
+    /// `[hidden, 4 hidden]`.
+    recurrent: Matrix,
+    /// First head layer, batch norm folded in: the structural-feature
+    /// rows of its weight, and the epoch table folded through the epoch
+    /// rows with the bias added, `[epochs, head]`.
+    head1: Matrix,
+    epoch1: Matrix,
+    head2: Dense,
+    output: Dense,
+    target_mean: f64,
+    target_scale: f64,
+}
+
+/// `table [r, d] x w[rows offset..offset + d, :]`.
+fn fold(table: &Matrix, w: &Matrix, offset: usize) -> Matrix {
+    let mut out = Matrix::zeros(table.rows, w.cols);
+    for r in 0..table.rows {
+        let row = &mut out.data[r * w.cols..(r + 1) * w.cols];
+        for (k, &e) in table.row(r).iter().enumerate() {
+            for (o, &x) in row.iter_mut().zip(w.row(offset + k)) {
+                *o += e * x;
+            }
+        }
+    }
+    out
+}
+
+/// `dense` followed by inference batch norm, as one dense layer.
+fn fold_norm(dense: &Dense, norm: &Norm) -> Dense {
+    let mut out = dense.clone();
+    let cols = out.weight.cols;
+    for j in 0..cols {
+        let scale = norm.gamma[j]
+            / (f64::from(norm.var[j]) + NORM_EPSILON).sqrt() as f32;
+        for r in 0..out.weight.rows {
+            out.weight.data[r * cols + j] *= scale;
+        }
+        out.bias[j] = (out.bias[j] - norm.mean[j]) * scale + norm.beta[j];
+    }
+    out
+}
+
+impl FastNet {
+    /// Folds `w`. Costs a few small matrix products.
+    pub fn new(w: &Weights) -> FastNet {
+        let d = w.dims;
+        let mut offset = 0;
+        let mut next = |table: &Matrix, width: usize| {
+            let folded = fold(table, &w.lstm_input, offset);
+            offset += width;
+            folded
+        };
+        let mut ty = next(&w.type_table, d.d_type);
+        let kw = next(&w.kernel_table, d.d_kernel);
+        let kh = next(&w.kernel_table, d.d_kernel);
+        let ch = next(&w.ratio_table, d.d_ratio);
+        let position = (d.d_position > 0)
+            .then(|| next(&w.position_table, d.d_position));
+        for r in 0..ty.rows {
+            let row = &mut ty.data[r * ty.cols..(r + 1) * ty.cols];
+            for (x, b) in row.iter_mut().zip(&w.lstm_bias) {
+                *x += b;
+            }
+        }
+
+        // Head: split the first layer's rows into feature and epoch parts.
+        let dense1 = fold_norm(&w.dense1, &w.norm1);
+        let head = dense1.weight.cols;
+        let head1 = Matrix {
+            rows: d.hidden,
+            cols: head,
+            data: dense1.weight.data[..d.hidden * head].to_vec(),
+        };
+        let mut epoch1 = fold(&w.epoch_table, &dense1.weight, d.hidden);
+        for r in 0..epoch1.rows {
+            for (x, b) in epoch1.data[r * head..(r + 1) * head]
+                .iter_mut()
+                .zip(&dense1.bias)
+            {
+                *x += b;
+            }
+        }
+        FastNet {
+            hidden: d.hidden,
+            ty,
+            kw,
+            kh,
+            ch,
+            position,
+            recurrent: w.lstm_hidden.clone(),
+            head1,
+            epoch1,
+            head2: fold_norm(&w.dense2, &w.norm2),
+            output: w.output.clone(),
+            target_mean: f64::from(w.target_mean),
+            target_scale: f64::from(w.target_scale),
+        }
+    }
+
+    /// Predicted accuracy of each sequence at its epoch. Sequences must be
+    /// non-empty with codes inside the tables (see
+    /// [`super::Encoding::tokens`]) and epochs below the epoch table's size.
+    /// Splits the batch over `threads` threads.
+    pub fn predict(
+        &self,
+        sequences: &[&[Token]],
+        epochs: &[usize],
+        threads: usize,
+    ) -> Vec<f64> {
+        let n = sequences.len();
+        let threads = threads.clamp(1, n.max(1));
+        let mut out = vec![0.0; n];
+        if threads == 1 {
+            self.predict_chunk(sequences, epochs, &mut out);
+            return out;
+        }
+        let chunk = n.div_ceil(threads);
+        std::thread::scope(|scope| {
+            for ((seqs, eps), out) in sequences
+                .chunks(chunk)
+                .zip(epochs.chunks(chunk))
+                .zip(out.chunks_mut(chunk))
+            {
+                scope.spawn(move || self.predict_chunk(seqs, eps, out));
+            }
+        });
+        out
+    }
+
+    fn predict_chunk(&self, sequences: &[&[Token]], epochs: &[usize], out: &mut [f64]) {
+        let arch = Arch::new();
+        let n = sequences.len();
+        let hidden = self.hidden;
+        let gates_width = 4 * hidden;
+
+        // Longest first, so running sequences are always a prefix.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
+        let longest = order.first().map_or(0, |&i| sequences[i].len());
+
+        let mut h = vec![0.0f32; n * hidden];
+        let mut c = vec![0.0f32; n * hidden];
+        let mut gates = vec![0.0f32; n * gates_width];
+        for t in 0..longest {
+            let active = order.partition_point(|&i| sequences[i].len() > t);
+
+            // Input half of the gates: sum of folded table rows.
+            for (r, &i) in order[..active].iter().enumerate() {
+                let token = sequences[i][t];
+                let code = token.code;
+                let row = &mut gates[r * gates_width..(r + 1) * gates_width];
+                let parts = [
+                    self.ty.row(usize::from(code.ty)),
+                    self.kw.row(usize::from(code.kw)),
+                    self.kh.row(usize::from(code.kh)),
+                    self.ch.row(usize::from(code.ch)),
+                ];
+                let position = self
+                    .position
+                    .as_ref()
+                    .map(|p| p.row(usize::from(token.position)));
+                arch.dispatch(SumRows { out: row, parts, extra: position });
+            }
+
+            // Recurrent half, then the cell update.
+            arch.dispatch(Gemm {
+                m: active,
+                k: hidden,
+                n: gates_width,
+                a: &h[..active * hidden],
+                b: &self.recurrent.data,
+                c: &mut gates[..active * gates_width],
+            });
+            arch.dispatch(CellUpdate {
+                hidden,
+                gates: &gates[..active * gates_width],
+                c: &mut c[..active * hidden],
+                h: &mut h[..active * hidden],
+            });
+        }
+
+        // Head, on rows in sorted order.
+        let head = self.head1.cols;
+        let mut z1 = vec![0.0f32; n * head];
+        for (r, &i) in order.iter().enumerate() {
+            z1[r * head..(r + 1) * head].copy_from_slice(self.epoch1.row(epochs[i]));
+        }
+        arch.dispatch(Gemm { m: n, k: hidden, n: head, a: &h, b: &self.head1.data, c: &mut z1 });
+        z1.iter_mut().for_each(|x| *x = x.max(0.0));
+        let mut z2 = vec![0.0f32; n * head];
+        for r in 0..n {
+            z2[r * head..(r + 1) * head].copy_from_slice(&self.head2.bias);
+        }
+        arch.dispatch(Gemm { m: n, k: head, n: head, a: &z1, b: &self.head2.weight.data, c: &mut z2 });
+        z2.iter_mut().for_each(|x| *x = x.max(0.0));
+        for (r, &i) in order.iter().enumerate() {
+            let z: f32 = z2[r * head..(r + 1) * head]
+                .iter()
+                .zip(&self.output.weight.data)
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+                + self.output.bias[0];
+            out[i] = self.target_mean + self.target_scale * f64::from(z);
+        }
+    }
+}
+
+/// `out = a + b + c + d (+ extra)`, elementwise.
+struct SumRows<'a> {
+    out: &'a mut [f32],
+    parts: [&'a [f32]; 4],
+    extra: Option<&'a [f32]>,
+}
+
+impl WithSimd for SumRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        // Plain loops: inside `dispatch` they compile with the detected
+        // target features, and LLVM vectorises them.
+        let [a, b, c, d] = self.parts;
+        for (j, o) in self.out.iter_mut().enumerate() {
+            *o = a[j] + b[j] + c[j] + d[j];
+        }
+        if let Some(e) = self.extra {
+            for (o, x) in self.out.iter_mut().zip(e) {
+                *o += x;
+            }
+        }
+    }
+}
+
+/// `c[m, n] += a[m, k] b[k, n]`, all row-major and contiguous.
+struct Gemm<'a> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &'a [f32],
+    b: &'a [f32],
+    c: &'a mut [f32],
+}
+
+/// Rows per micro-kernel tile; with two vectors of columns that is 12
+/// accumulators, which fits the 16 registers of AVX2.
+const MR: usize = 6;
+
+impl WithSimd for Gemm<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Gemm { m, k, n, a, b, c } = self;
+        let lanes = S::F32_LANES;
+        let nr = 2 * lanes;
+        let n_main = n / nr * nr;
+
+        // Column panels of two vectors; within a panel, tiles of MR rows.
+        for j in (0..n_main).step_by(nr) {
+            let mut i = 0;
+            while i + MR <= m {
+                tile::<S, MR>(simd, k, n, &a[i * k..], b, &mut c[i * n..], j);
+                i += MR;
+            }
+            while i < m {
+                tile::<S, 1>(simd, k, n, &a[i * k..], b, &mut c[i * n..], j);
+                i += 1;
+            }
+        }
+
+        // Leftover columns (none for the predictor's sizes).
+        if n_main < n {
+            for i in 0..m {
+                for p in 0..k {
+                    let x = a[i * k + p];
+                    for jj in n_main..n {
+                        c[i * n + jj] += x * b[p * n + jj];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One `R x (2 lanes)` tile of `c` at column `j`, accumulated in registers.
+#[inline(always)]
+fn tile<S: Simd, const R: usize>(
+    simd: S,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    j: usize,
+) {
+    let lanes = S::F32_LANES;
+    let load = |s: &[f32], at: usize| S::as_simd_f32s(&s[at..at + lanes]).0[0];
+    let mut acc = [[simd.splat_f32s(0.0); 2]; R];
+    for (r, acc) in acc.iter_mut().enumerate() {
+        acc[0] = load(c, r * n + j);
+        acc[1] = load(c, r * n + j + lanes);
+    }
+    for p in 0..k {
+        let b0 = load(b, p * n + j);
+        let b1 = load(b, p * n + j + lanes);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let x = simd.splat_f32s(a[r * k + p]);
+            acc[0] = simd.mul_add_f32s(x, b0, acc[0]);
+            acc[1] = simd.mul_add_f32s(x, b1, acc[1]);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let at = r * n + j;
+        let (out, _) = S::as_mut_simd_f32s(&mut c[at..at + 2 * lanes]);
+        out[0] = acc[0];
+        out[1] = acc[1];
+    }
+}
+
+/// LSTM cell update for each row: gates `[i | f | g | o]` in, `c` and `h`
+/// updated in place.
+struct CellUpdate<'a> {
+    hidden: usize,
+    gates: &'a [f32],
+    c: &'a mut [f32],
+    h: &'a mut [f32],
+}
+
+impl WithSimd for CellUpdate<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let hidden = self.hidden;
+        let rows = self.c.len() / hidden;
+        for r in 0..rows {
+            let g = &self.gates[r * 4 * hidden..(r + 1) * 4 * hidden];
+            let c = &mut self.c[r * hidden..(r + 1) * hidden];
+            let h = &mut self.h[r * hidden..(r + 1) * hidden];
+            let (gi, rest) = g.split_at(hidden);
+            let (gf, rest) = rest.split_at(hidden);
+            let (gg, go) = rest.split_at(hidden);
+
+            let (ci, ct) = S::as_mut_simd_f32s(c);
+            let (hi, ht) = S::as_mut_simd_f32s(h);
+            let (gi_v, gi_t) = S::as_simd_f32s(gi);
+            let (gf_v, gf_t) = S::as_simd_f32s(gf);
+            let (gg_v, gg_t) = S::as_simd_f32s(gg);
+            let (go_v, go_t) = S::as_simd_f32s(go);
+            for v in 0..ci.len() {
+                let i = sigmoid_simd(simd, gi_v[v]);
+                let f = sigmoid_simd(simd, gf_v[v]);
+                let cand = tanh_simd(simd, gg_v[v]);
+                let o = sigmoid_simd(simd, go_v[v]);
+                let cell = simd.mul_add_f32s(f, ci[v], simd.mul_f32s(i, cand));
+                ci[v] = cell;
+                hi[v] = simd.mul_f32s(o, tanh_simd(simd, cell));
+            }
+            for v in 0..ct.len() {
+                let i = sigmoid(gi_t[v]);
+                let f = sigmoid(gf_t[v]);
+                let o = sigmoid(go_t[v]);
+                let cell = f * ct[v] + i * tanh(gg_t[v]);
+                ct[v] = cell;
+                ht[v] = o * tanh(cell);
+            }
+        }
+    }
+}
+
+/// Beyond this |x|, tanh(x) is 1 to within 3e-7 in f32.
+const TANH_CLAMP: f32 = 7.905_311;
+
+// Rational minimax approximation of tanh on [-TANH_CLAMP, TANH_CLAMP]
+// (numerator odd, degree 13; denominator even, degree 6), the one Eigen
+// uses for float; checked against `f32::tanh` in the tests below.
+const ALPHA: [f32; 7] = [
+    4.893_524_6e-3,
+    6.372_619_3e-4,
+    1.485_722_4e-5,
+    5.122_297e-8,
+    -8.604_672e-11,
+    2.000_188e-13,
+    -2.760_768_5e-16,
+];
+const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
+
+#[inline(always)]
+fn tanh_simd<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let x = simd.min_f32s(
+        simd.max_f32s(x, simd.splat_f32s(-TANH_CLAMP)),
+        simd.splat_f32s(TANH_CLAMP),
+    );
+    let x2 = simd.mul_f32s(x, x);
+    let mut p = simd.splat_f32s(ALPHA[6]);
+    for &a in ALPHA[..6].iter().rev() {
+        p = simd.mul_add_f32s(p, x2, simd.splat_f32s(a));
+    }
+    let p = simd.mul_f32s(p, x);
+    let mut q = simd.splat_f32s(BETA[3]);
+    for &b in BETA[..3].iter().rev() {
+        q = simd.mul_add_f32s(q, x2, simd.splat_f32s(b));
+    }
+    simd.div_f32s(p, q)
+}
+
+#[inline(always)]
+fn sigmoid_simd<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let half = simd.splat_f32s(0.5);
+    simd.mul_add_f32s(half, tanh_simd(simd, simd.mul_f32s(half, x)), half)
+}
+
+/// Scalar twin of [`tanh_simd`], for tails.
+fn tanh(x: f32) -> f32 {
+    let x = x.clamp(-TANH_CLAMP, TANH_CLAMP);
+    let x2 = x * x;
+    let p = ALPHA.iter().rev().fold(0.0, |acc, &a| acc * x2 + a) * x;
+    let q = BETA.iter().rev().fold(0.0, |acc, &b| acc * x2 + b);
+    p / q
+}
+
+fn sigmoid(x: f32) -> f32 {
+    0.5 * tanh(0.5 * x) + 0.5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rational_tanh_is_accurate() {
+        let mut worst = 0.0f32;
+        for i in -20_000..=20_000 {
+            let x = i as f32 * 1e-3;
+            worst = worst.max((tanh(x) - x.tanh()).abs());
+            worst = worst.max((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs());
+        }
+        assert!(worst < 1e-6, "worst error {worst}");
+
+        // The SIMD version computes the same thing.
+        let xs: Vec<f32> = (-100..100).map(|i| i as f32 * 0.13).collect();
+        struct Apply<'a>(&'a mut [f32]);
+        impl WithSimd for Apply<'_> {
+            type Output = ();
+            fn with_simd<S: Simd>(self, simd: S) {
+                let (head, tail) = S::as_mut_simd_f32s(self.0);
+                for v in head {
+                    *v = tanh_simd(simd, *v);
+                }
+                for x in tail {
+                    *x = tanh(*x);
+                }
+            }
+        }
+        let mut ys = xs.clone();
+        Arch::new().dispatch(Apply(&mut ys));
+        for (x, y) in xs.iter().zip(&ys) {
+            assert!((y - x.tanh()).abs() < 1e-6, "tanh({x}) = {y}");
+        }
+    }
+
+    #[test]
+    fn gemm_matches_naive() {
+        for (m, k, n) in [(1, 3, 5), (7, 16, 64), (13, 9, 40), (6, 160, 640)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.5).collect();
+            let mut c: Vec<f32> = (0..m * n).map(|i| i as f32).collect();
+            let mut expected = c.clone();
+            for i in 0..m {
+                for p in 0..k {
+                    for j in 0..n {
+                        expected[i * n + j] += a[i * k + p] * b[p * n + j];
+                    }
+                }
+            }
+            Arch::new().dispatch(Gemm { m, k, n, a: &a, b: &b, c: &mut c });
+            assert_eq!(c, expected, "{m}x{k}x{n}");
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! `peephole bench ...`: commands that measure speed or quality and print a
+//! comparison table (ours beside a peer, in the same run).
+
+use clap::Subcommand;
+
+/// The benchmarks.
+#[derive(Subcommand)]
+pub enum Bench {
+    /// Prediction quality on a table of trained architectures: the
+    /// predictor beside a gradient-boosted-trees baseline.
+    Predictor(super::bench_predictor::Args),
+    /// Predictor inference throughput: fast path, burn and PyTorch.
+    Screening(super::bench_screening::Args),
+    /// Training throughput of the native trainer beside PyTorch.
+    Training(super::bench_training::Args),
+}
+
+/// Runs one benchmark.
+pub fn run(bench: Bench) -> anyhow::Result<()> {
+    match bench {
+        Bench::Predictor(args) => super::bench_predictor::run(args),
+        Bench::Screening(args) => super::bench_screening::run(args),
+        Bench::Training(args) => super::bench_training::run(args),
+    }
+}

@@ -1,0 +1,14 @@
+//! One module per subcommand. Each exposes an `Args` (or subcommand enum)
+//! parsed by clap and a `run` function that returns `anyhow::Result`.
+
+pub mod bench;
+pub mod bench_predictor;
+pub mod bench_screening;
+pub mod bench_training;
+pub mod download;
+pub mod eval;
+pub mod fit;
+pub mod predict;
+pub mod sample;
+pub mod show;
+pub mod train;

@@ -1,0 +1,70 @@
+//! The `peephole` command line: predicts CNN accuracy before training and
+//! runs architecture search around the prediction.
+//!
+//! Each subcommand lives in its own module under `commands/`; this file only
+//! parses arguments, sets up logging and dispatches.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// Predict how accurate a convolutional network will be before training it,
+/// and search for good architectures with that prediction.
+#[derive(Parser)]
+#[command(name = "peephole", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Draw architectures from a search space and print them as JSON Lines.
+    Sample(commands::sample::Args),
+    /// Print an architecture as a layer table with shapes, parameters,
+    /// FLOPs and layer codes.
+    Show(commands::show::Args),
+    /// Train a predictor on training records and save a checkpoint.
+    Fit(commands::fit::Args),
+    /// Measure a trained predictor on records and plot predicted against
+    /// measured accuracy.
+    Eval(commands::eval::Args),
+    /// Predict the accuracy of architectures with a trained predictor.
+    Predict(commands::predict::Args),
+    /// Train one architecture with the paper's recipe and write its
+    /// learning curve.
+    Train(commands::train::Args),
+    /// Fetch MNIST or CIFAR-10 and verify the published checksums.
+    Download(commands::download::Args),
+    /// Benchmarks that print comparison tables.
+    #[command(subcommand)]
+    Bench(commands::bench::Bench),
+}
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sample(args) => commands::sample::run(args),
+        Command::Show(args) => commands::show::run(args),
+        Command::Fit(args) => commands::fit::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Download(args) => commands::download::run(args),
+        Command::Bench(bench) => commands::bench::run(bench),
+    }
+}
+
+/// One line per event on stderr; `RUST_LOG` overrides the default level.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}
