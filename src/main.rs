@@ -36,6 +36,12 @@ enum Command {
     Train(commands::train::Args),
     /// Fetch MNIST or CIFAR-10 and verify the published checksums.
     Download(commands::download::Args),
+    /// Run the search daemon from a config file.
+    Search(commands::search::SearchArgs),
+    /// Summarise a search store.
+    Status(commands::search::StatusArgs),
+    /// Export a search store's results as CSV or JSON Lines.
+    Results(commands::search::ResultsArgs),
     /// Benchmarks that print comparison tables.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -52,6 +58,9 @@ fn main() -> anyhow::Result<()> {
         Command::Predict(args) => commands::predict::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Download(args) => commands::download::run(args),
+        Command::Search(args) => commands::search::run_search(args),
+        Command::Status(args) => commands::search::run_status(args),
+        Command::Results(args) => commands::search::run_results(args),
         Command::Bench(bench) => commands::bench::run(bench),
     }
 }
@@ -64,6 +73,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .compact()
         .init();

@@ -46,10 +46,7 @@ pub struct Quality {
 
 impl Quality {
     /// Measures `predicted` against `measured` (same order, same length).
-    pub fn measure(
-        predicted: &[f64],
-        measured: &[f64],
-    ) -> Result<Quality, QualityError> {
+    pub fn measure(predicted: &[f64], measured: &[f64]) -> Result<Quality, QualityError> {
         check(predicted, measured)?;
         Ok(Quality {
             mse: mse(predicted, measured),
@@ -72,9 +69,7 @@ pub fn check(predicted: &[f64], measured: &[f64]) -> Result<(), QualityError> {
         return Err(QualityError::TooFew(predicted.len()));
     }
     for (what, values) in [("predicted", predicted), ("measured", measured)] {
-        if let Some((index, &value)) =
-            values.iter().enumerate().find(|(_, v)| !v.is_finite())
-        {
+        if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(QualityError::NotFinite { what, index, value });
         }
     }
@@ -99,7 +94,11 @@ pub fn r2(predicted: &[f64], measured: &[f64]) -> f64 {
     let total: f64 = measured.iter().map(|m| (m - mean) * (m - mean)).sum();
     let residual = mse(predicted, measured) * measured.len() as f64;
     if total == 0.0 {
-        return if residual == 0.0 { 0.0 } else { f64::NEG_INFINITY };
+        return if residual == 0.0 {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
     }
     1.0 - residual / total
 }
@@ -154,8 +153,7 @@ fn average_ranks(values: &[f64]) -> Vec<f64> {
 /// correct for ties. Returns 0 when either side is constant.
 pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len();
-    let mut pairs: Vec<(f64, f64)> =
-        x.iter().copied().zip(y.iter().copied()).collect();
+    let mut pairs: Vec<(f64, f64)> = x.iter().copied().zip(y.iter().copied()).collect();
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     let total = (n * n.saturating_sub(1) / 2) as f64;
 
@@ -175,8 +173,7 @@ pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
     if denominator == 0.0 {
         return 0.0;
     }
-    let concordant_minus_discordant =
-        total - tied_x - tied_y + tied_xy - 2.0 * discordant;
+    let concordant_minus_discordant = total - tied_x - tied_y + tied_xy - 2.0 * discordant;
     concordant_minus_discordant / denominator
 }
 
@@ -207,8 +204,7 @@ fn merge_count(values: &mut [f64], buffer: &mut [f64]) -> u64 {
     }
     let mid = n / 2;
     let (left, right) = values.split_at_mut(mid);
-    let mut swaps = merge_count(left, &mut buffer[..mid])
-        + merge_count(right, &mut buffer[mid..]);
+    let mut swaps = merge_count(left, &mut buffer[..mid]) + merge_count(right, &mut buffer[mid..]);
 
     let (mut i, mut j, mut k) = (0, 0, 0);
     while i < left.len() && j < right.len() {
@@ -253,7 +249,11 @@ mod tests {
             }
         }
         let denominator = ((c + d + tx) * (c + d + ty)).sqrt();
-        if denominator == 0.0 { 0.0 } else { (c - d) / denominator }
+        if denominator == 0.0 {
+            0.0
+        } else {
+            (c - d) / denominator
+        }
     }
 
     #[test]
@@ -268,10 +268,8 @@ mod tests {
     fn kendall_matches_brute_force_with_many_ties() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for n in [2, 3, 10, 57, 300] {
-            let x: Vec<f64> =
-                (0..n).map(|_| f64::from(rng.random_range(0..6))).collect();
-            let y: Vec<f64> =
-                (0..n).map(|_| f64::from(rng.random_range(0..9))).collect();
+            let x: Vec<f64> = (0..n).map(|_| f64::from(rng.random_range(0..6))).collect();
+            let y: Vec<f64> = (0..n).map(|_| f64::from(rng.random_range(0..9))).collect();
             let (fast, slow) = (kendall_tau(&x, &y), kendall_brute(&x, &y));
             assert!((fast - slow).abs() < 1e-12, "n={n}: {fast} vs {slow}");
         }

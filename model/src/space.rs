@@ -7,7 +7,9 @@
 use rand::Rng;
 
 use crate::arch::{Architecture, Body};
-use crate::nb201::Cell;
+use crate::layer::Layer;
+use crate::nb201::{Cell, CellOp};
+use crate::ulc::{MAX_KERNEL, RATIO_BINS};
 use crate::sampler::BlockSampler;
 
 /// A named search space.
@@ -75,6 +77,37 @@ impl Space {
         }
     }
 
+    /// A neighbour of `arch` in the space: one edge op changed (cells), or
+    /// one layer's kernel, ratio or kind redrawn (blocks). Falls back to a
+    /// fresh sample when no valid neighbour turns up.
+    pub fn mutate(
+        &self,
+        arch: &Architecture,
+        rng: &mut impl Rng,
+    ) -> Architecture {
+        for _ in 0..MAX_REDRAWS {
+            let body = match &arch.body {
+                Body::Cell(cell) => {
+                    let mut cell = *cell;
+                    let edge = rng.random_range(0..cell.ops.len());
+                    let others: Vec<CellOp> = CellOp::ALL
+                        .into_iter()
+                        .filter(|op| *op != cell.ops[edge])
+                        .collect();
+                    cell.ops[edge] = others[rng.random_range(0..others.len())];
+                    Body::Cell(cell)
+                }
+                Body::Block(block) => Body::Block(mutate_block(block, rng)),
+            };
+            let candidate =
+                Architecture { skeleton: arch.skeleton.clone(), body };
+            if candidate != *arch && candidate.validate().is_ok() {
+                return candidate;
+            }
+        }
+        self.sample(rng)
+    }
+
     /// True when `arch` belongs to the space.
     pub fn contains(&self, arch: &Architecture) -> bool {
         match (self, &arch.body) {
@@ -87,6 +120,41 @@ impl Space {
             _ => false,
         }
     }
+}
+
+/// One random edit of a block: redraw a conv's kernel or ratio, a pool's
+/// kernel, or swap an activation for another.
+fn mutate_block(block: &[Layer], rng: &mut impl Rng) -> Vec<Layer> {
+    let mut block = block.to_vec();
+    let i = rng.random_range(0..block.len());
+    let k = |rng: &mut dyn rand::RngCore, lo: usize| {
+        rng.random_range(lo..=MAX_KERNEL as usize)
+    };
+    block[i] = match block[i] {
+        Layer::Conv { kw, kh, ratio, stride } => {
+            if rng.random_bool(0.5) {
+                let k = k(rng, 1);
+                Layer::Conv { kw: k, kh: k, ratio, stride }
+            } else {
+                let ratio = RATIO_BINS[rng.random_range(0..RATIO_BINS.len())];
+                Layer::Conv { kw, kh, ratio, stride }
+            }
+        }
+        Layer::MaxPool { stride, .. } => {
+            let k = k(rng, 2);
+            Layer::MaxPool { kw: k, kh: k, stride }
+        }
+        Layer::AvgPool { stride, .. } => {
+            let k = k(rng, 2);
+            Layer::AvgPool { kw: k, kh: k, stride }
+        }
+        Layer::Relu | Layer::Sigmoid | Layer::Tanh => {
+            [Layer::Relu, Layer::Sigmoid, Layer::Tanh][rng.random_range(0..3)]
+                .clone()
+        }
+        ref other => other.clone(),
+    };
+    block
 }
 
 #[cfg(test)]
@@ -108,5 +176,19 @@ mod tests {
             }
         }
         assert!(Space::parse("imagenet").is_err());
+    }
+
+    #[test]
+    fn mutations_stay_in_the_space_and_change_something() {
+        for name in SPACE_NAMES {
+            let space = Space::parse(name).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(4);
+            for _ in 0..100 {
+                let arch = space.sample(&mut rng);
+                let child = space.mutate(&arch, &mut rng);
+                assert!(space.contains(&child));
+                assert_ne!(child, arch);
+            }
+        }
     }
 }

@@ -8,6 +8,10 @@
 //!
 //! - `gbt`: gradient-boosted trees on a fixed-length encoding (one-hot edge
 //!   ops for NAS-Bench-201), the baseline;
+//! - `gbt-live-cell`: the same trees on the cell with dead edges set to
+//!   `none`, as the positional encoding sees it, so that the table shows
+//!   how much of the predictor's lead is the encoding and how much the
+//!   network;
 //! - `peephole`: one predictor network;
 //! - `peephole-ensemble-N`: the mean of N networks with different seeds
 //!   (the first of which is the single network above).
@@ -17,10 +21,12 @@ use std::time::Instant;
 
 use anyhow::bail;
 use model::baseline::{self, BoostConfig, GradientBoosting};
+use model::predictor::encoding::live_cell;
 use model::predictor::fit::{self, FitConfig, Record};
 use model::predictor::{Predictor, Token};
 use model::quality::Quality;
 use model::table::BenchTable;
+use model::{Architecture, Body};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -91,8 +97,12 @@ fn mean_std(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// Runs the protocol and prints the table (or JSON).
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let table =
-        BenchTable::load_csv(&args.csv, &args.space, &args.arch_column, &args.accuracy_column)?;
+    let table = BenchTable::load_csv(
+        &args.csv,
+        &args.space,
+        &args.arch_column,
+        &args.accuracy_column,
+    )?;
     let rows = table.rows.len();
     if args.train_size < 4 || args.train_size + 2 > rows {
         bail!(
@@ -106,7 +116,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let records: Vec<Record> = table
         .rows
         .iter()
-        .map(|r| Record { arch: r.arch.clone(), epoch: args.epoch, accuracy: r.accuracy })
+        .map(|r| Record {
+            arch: r.arch.clone(),
+            epoch: args.epoch,
+            accuracy: r.accuracy,
+        })
         .collect();
     let all: Vec<&Record> = records.iter().collect();
     let encoding = choose_encoding(&args.encoding, &all)?;
@@ -117,13 +131,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|r| baseline::features(&r.arch))
         .collect::<Result<Vec<_>, _>>()?;
 
+    let live_features = table
+        .rows
+        .iter()
+        .map(|r| match &r.arch.body {
+            Body::Cell(cell) => baseline::features(&Architecture::nb201(live_cell(cell))),
+            Body::Block(_) => baseline::features(&r.arch),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
     let ensemble_name = format!("peephole-ensemble-{}", args.members);
     let mut results = vec![
-        MethodResult { name: "gbt".into(), runs: vec![], seconds: 0.0 },
-        MethodResult { name: "peephole".into(), runs: vec![], seconds: 0.0 },
+        MethodResult {
+            name: "gbt".into(),
+            runs: vec![],
+            seconds: 0.0,
+        },
+        MethodResult {
+            name: "gbt-live-cell".into(),
+            runs: vec![],
+            seconds: 0.0,
+        },
+        MethodResult {
+            name: "peephole".into(),
+            runs: vec![],
+            seconds: 0.0,
+        },
     ];
     if args.members > 1 {
-        results.push(MethodResult { name: ensemble_name, runs: vec![], seconds: 0.0 });
+        results.push(MethodResult {
+            name: ensemble_name,
+            runs: vec![],
+            seconds: 0.0,
+        });
     }
 
     for repeat in 0..args.repeats {
@@ -133,14 +173,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (train, test) = order.split_at(args.train_size);
         let truth: Vec<f64> = test.iter().map(|&i| samples[i].accuracy).collect();
 
-        // Baseline.
-        let started = Instant::now();
-        let x: Vec<Vec<f32>> = train.iter().map(|&i| features[i].clone()).collect();
-        let y: Vec<f64> = train.iter().map(|&i| samples[i].accuracy).collect();
-        let gbt = GradientBoosting::fit(&x, &y, &BoostConfig { seed, ..BoostConfig::default() });
-        let predicted: Vec<f64> = test.iter().map(|&i| gbt.predict(&features[i])).collect();
-        results[0].runs.push(Quality::measure(&predicted, &truth)?);
-        results[0].seconds += started.elapsed().as_secs_f64();
+        // Baselines.
+        for (slot, features) in [(0, &features), (1, &live_features)] {
+            let started = Instant::now();
+            let x: Vec<Vec<f32>> = train.iter().map(|&i| features[i].clone()).collect();
+            let y: Vec<f64> = train.iter().map(|&i| samples[i].accuracy).collect();
+            let config = BoostConfig {
+                seed,
+                ..BoostConfig::default()
+            };
+            let gbt = GradientBoosting::fit(&x, &y, &config);
+            let predicted: Vec<f64> = test.iter().map(|&i| gbt.predict(&features[i])).collect();
+            results[slot]
+                .runs
+                .push(Quality::measure(&predicted, &truth)?);
+            results[slot].seconds += started.elapsed().as_secs_f64();
+        }
 
         // Peephole: train the members once; the first alone is the single
         // network, all of them the ensemble.
@@ -170,8 +218,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .iter()
             .map(|p| p.accuracy)
             .collect();
-        results[1].runs.push(Quality::measure(&predicted, &truth)?);
-        results[1].seconds += seconds / args.members as f64;
+        results[2].runs.push(Quality::measure(&predicted, &truth)?);
+        results[2].seconds += seconds / args.members as f64;
         if args.members > 1 {
             let predicted: Vec<f64> = fitted
                 .predictor
@@ -179,8 +227,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|p| p.accuracy)
                 .collect();
-            results[2].runs.push(Quality::measure(&predicted, &truth)?);
-            results[2].seconds += seconds;
+            results[3].runs.push(Quality::measure(&predicted, &truth)?);
+            results[3].seconds += seconds;
         }
         if !args.json {
             let taus: Vec<String> = results
@@ -249,7 +297,10 @@ fn print_table(args: &Args, encoding: &str, rows: usize, results: &[MethodResult
         "| {:<22} | {:>15} | {:>15} | {:>19} | {:>15} | {:>9} |",
         "method", "Kendall tau", "Spearman", "MSE", "R^2", "train s"
     );
-    println!("|{:-<24}|{:->17}|{:->17}|{:->21}|{:->17}|{:->11}|", "", "", "", "", "", "");
+    println!(
+        "|{:-<24}|{:->17}|{:->17}|{:->21}|{:->17}|{:->11}|",
+        "", "", "", "", "", ""
+    );
     for m in results {
         let (tau, tau_sd) = mean_std(m.runs.iter().map(|q| q.kendall_tau));
         let (rho, rho_sd) = mean_std(m.runs.iter().map(|q| q.spearman));

@@ -94,7 +94,10 @@ fn pytorch(args: &Args) -> Result<(f64, String), String> {
     let line = stdout.lines().last().unwrap_or("");
     let value: serde_json::Value = serde_json::from_str(line).map_err(|_| {
         let err = String::from_utf8_lossy(&output.stderr);
-        format!("reference script failed: {}", err.lines().last().unwrap_or("no output"))
+        format!(
+            "reference script failed: {}",
+            err.lines().last().unwrap_or("no output")
+        )
     })?;
     if let Some(skip) = value.get("skipped").and_then(|s| s.as_str()) {
         return Err(skip.to_string());
@@ -127,11 +130,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
 
-    let ours_rate =
-        time(args.seconds, || drop(fast.predict(&refs, &epochs, args.threads))) * args.batch as f64;
-    let burn_rate = (!args.no_burn).then(|| {
-        time(args.seconds.min(3.0), || drop(net.predict(&batch))) * args.batch as f64
-    });
+    let ours_rate = time(args.seconds, || {
+        drop(fast.predict(&refs, &epochs, args.threads))
+    }) * args.batch as f64;
+    let burn_rate = (!args.no_burn)
+        .then(|| time(args.seconds.min(3.0), || drop(net.predict(&batch))) * args.batch as f64);
     let torch = pytorch(&args);
 
     if args.json {
@@ -153,15 +156,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "batch {}, {} layers, {} threads; fast path vs burn: max |diff| {:.2e}",
         args.batch, args.layers, args.threads, max_diff
     );
-    println!("| {:<34} | {:>12} | {:>9} |", "implementation", "archs/s", "vs torch");
+    println!(
+        "| {:<34} | {:>12} | {:>9} |",
+        "implementation", "archs/s", "vs torch"
+    );
     println!("|{:-<36}|{:->14}|{:->11}|", "", "", "");
     let ratio = |rate: f64| match &torch {
         Ok((t, _)) => format!("{:.2}x", rate / t),
         Err(_) => "n/a".to_string(),
     };
-    println!("| {:<34} | {:>12.0} | {:>9} |", "peephole fast path (Rust)", ours_rate, ratio(ours_rate));
+    println!(
+        "| {:<34} | {:>12.0} | {:>9} |",
+        "peephole fast path (Rust)",
+        ours_rate,
+        ratio(ours_rate)
+    );
     if let Some(rate) = burn_rate {
-        println!("| {:<34} | {:>12.0} | {:>9} |", "peephole burn network (flex)", rate, ratio(rate));
+        println!(
+            "| {:<34} | {:>12.0} | {:>9} |",
+            "peephole burn network (flex)",
+            rate,
+            ratio(rate)
+        );
     }
     match &torch {
         Ok((rate, name)) => println!("| {:<34} | {:>12.0} | {:>9} |", name, rate, "1.00x"),

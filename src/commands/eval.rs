@@ -103,12 +103,21 @@ pub fn scatter_svg(measured: &[f64], predicted: &[f64], title: &str) -> String {
     // Writing to a String cannot fail.
     let _ = writeln!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{full}" height="{full}" font-family="sans-serif" font-size="12">"#
+        concat!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{full}" "#,
+            r#"height="{full}" font-family="sans-serif" font-size="12">"#
+        ),
+        full = full
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         svg,
-        r#"<rect x="{MARGIN}" y="{MARGIN}" width="{SIZE}" height="{SIZE}" fill="none" stroke="black"/>"#
+        concat!(
+            r#"<rect x="{MARGIN}" y="{MARGIN}" width="{SIZE}" "#,
+            r#"height="{SIZE}" fill="none" stroke="black"/>"#
+        ),
+        MARGIN = MARGIN,
+        SIZE = SIZE
     );
     let _ = writeln!(
         svg,
@@ -149,7 +158,10 @@ pub fn scatter_svg(measured: &[f64], predicted: &[f64], title: &str) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">predicted accuracy</text>"#,
+        concat!(
+            r#"<text x="16" y="{:.1}" text-anchor="middle" "#,
+            r#"transform="rotate(-90 16 {:.1})">predicted accuracy</text>"#
+        ),
         MARGIN + SIZE / 2.0,
         MARGIN + SIZE / 2.0
     );
@@ -164,5 +176,7 @@ pub fn scatter_svg(measured: &[f64], predicted: &[f64], title: &str) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -55,7 +55,11 @@ impl RecordSource {
         Ok(table
             .rows
             .into_iter()
-            .map(|row| Record { arch: row.arch, epoch: self.epoch, accuracy: row.accuracy })
+            .map(|row| Record {
+                arch: row.arch,
+                epoch: self.epoch,
+                accuracy: row.accuracy,
+            })
             .collect())
     }
 }
@@ -194,8 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn save(checkpoint: &Checkpoint, path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     Ok(checkpoint.save(path)?)
 }

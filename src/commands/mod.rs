@@ -10,5 +10,6 @@ pub mod eval;
 pub mod fit;
 pub mod predict;
 pub mod sample;
+pub mod search;
 pub mod show;
 pub mod train;

@@ -52,7 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let predictor = checkpoint.predictor;
     let mut text = String::new();
     if args.input == "-" {
-        std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading stdin")?;
     } else {
         text = std::fs::read_to_string(&args.input)
             .with_context(|| format!("reading {}", args.input))?;
@@ -64,7 +66,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if !args.json {
-        writeln!(out, "{:<16}  {:>8}  {:>11}", "id", "accuracy", "uncertainty")?;
+        writeln!(
+            out,
+            "{:<16}  {:>8}  {:>11}",
+            "id", "accuracy", "uncertainty"
+        )?;
     }
     for (arch, p) in archs.iter().zip(&predictions) {
         if args.json {

@@ -83,7 +83,12 @@ impl Node {
     fn predict(&self, x: &[f32]) -> f64 {
         match self {
             Node::Leaf(v) => *v,
-            Node::Split { feature, threshold, left, right } => {
+            Node::Split {
+                feature,
+                threshold,
+                left,
+                right,
+            } => {
                 if x[*feature] <= *threshold {
                     left.predict(x)
                 } else {
@@ -106,7 +111,10 @@ impl GradientBoosting {
     /// Fits `y` from rows `x` (all of one length). Panics if `x` is empty
     /// or `x` and `y` differ in length: callers hold both in hand.
     pub fn fit(x: &[Vec<f32>], y: &[f64], config: &BoostConfig) -> GradientBoosting {
-        assert!(!x.is_empty() && x.len() == y.len(), "rows and targets must pair up");
+        assert!(
+            !x.is_empty() && x.len() == y.len(),
+            "rows and targets must pair up"
+        );
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let base = y.iter().sum::<f64>() / y.len() as f64;
         let mut prediction = vec![base; y.len()];
@@ -115,8 +123,7 @@ impl GradientBoosting {
         let take = ((y.len() as f64 * config.subsample).round() as usize).clamp(1, y.len());
         for _ in 0..config.trees {
             // Squared loss: each tree fits the current residuals.
-            let residual: Vec<f64> =
-                y.iter().zip(&prediction).map(|(t, p)| t - p).collect();
+            let residual: Vec<f64> = y.iter().zip(&prediction).map(|(t, p)| t - p).collect();
             rows.shuffle(&mut rng);
             let tree = grow(x, &residual, &rows[..take], config, 0);
             for (p, row) in prediction.iter_mut().zip(x) {
@@ -124,17 +131,51 @@ impl GradientBoosting {
             }
             trees.push(tree);
         }
-        GradientBoosting { base, learning_rate: config.learning_rate, trees }
+        GradientBoosting {
+            base,
+            learning_rate: config.learning_rate,
+            trees,
+        }
     }
 
     pub fn predict(&self, x: &[f32]) -> f64 {
-        self.base
-            + self.learning_rate * self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
+        self.base + self.learning_rate * self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
     }
 }
 
 fn mean(y: &[f64], rows: &[usize]) -> f64 {
     rows.iter().map(|&r| y[r]).sum::<f64>() / rows.len() as f64
+}
+
+/// The best threshold on `feature` for the rows in `sorted` (reordered
+/// here), as (gain, threshold).
+fn best_split(
+    x: &[Vec<f32>],
+    y: &[f64],
+    sorted: &mut [usize],
+    feature: usize,
+    min_leaf: usize,
+) -> Option<(f64, f32)> {
+    sorted.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]));
+    let n = sorted.len();
+    let total: f64 = sorted.iter().map(|&r| y[r]).sum();
+    let mut best: Option<(f64, f32)> = None;
+    let mut left_sum = 0.0;
+    for (i, pair) in sorted.windows(2).enumerate() {
+        left_sum += y[pair[0]];
+        let (here, next) = (x[pair[0]][feature], x[pair[1]][feature]);
+        let n_left = i + 1;
+        if here == next || n_left < min_leaf || n - n_left < min_leaf {
+            continue;
+        }
+        let right_sum = total - left_sum;
+        let gain =
+            left_sum * left_sum / n_left as f64 + right_sum * right_sum / (n - n_left) as f64;
+        if best.is_none_or(|b| gain > b.0) {
+            best = Some((gain, (here + next) / 2.0));
+        }
+    }
+    best
 }
 
 /// Grows one least-squares tree on `rows`.
@@ -145,28 +186,16 @@ fn grow(x: &[Vec<f32>], y: &[f64], rows: &[usize], config: &BoostConfig, depth: 
 
     // Best split over all features: maximise the reduction of squared
     // error, i.e. sum_l^2 / n_l + sum_r^2 / n_r.
-    let total: f64 = rows.iter().map(|&r| y[r]).sum();
-    let n = rows.len();
-    let mut best: Option<(f64, usize, f32)> = None;
     let mut sorted = rows.to_vec();
-    for feature in 0..x[rows[0]].len() {
-        sorted.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]));
-        let mut left_sum = 0.0;
-        for i in 0..n - 1 {
-            left_sum += y[sorted[i]];
-            let (here, next) = (x[sorted[i]][feature], x[sorted[i + 1]][feature]);
-            let n_left = i + 1;
-            if here == next || n_left < config.min_leaf || n - n_left < config.min_leaf {
-                continue;
-            }
-            let right_sum = total - left_sum;
-            let gain = left_sum * left_sum / n_left as f64
-                + right_sum * right_sum / (n - n_left) as f64;
-            if best.is_none_or(|b| gain > b.0) {
-                best = Some((gain, feature, (here + next) / 2.0));
-            }
-        }
-    }
+    let best = (0..x[rows[0]].len())
+        .filter_map(|feature| {
+            best_split(x, y, &mut sorted, feature, config.min_leaf)
+                .map(|(gain, threshold)| (gain, feature, threshold))
+        })
+        .fold(None, |best: Option<(f64, usize, f32)>, s| match best {
+            Some(b) if b.0 >= s.0 => Some(b),
+            _ => Some(s),
+        });
     let Some((_, feature, threshold)) = best else {
         return Node::Leaf(mean(y, rows));
     };
@@ -192,7 +221,10 @@ mod tests {
             .map(|i| vec![(i & 1) as f32, ((i >> 1) & 1) as f32, (i >> 2) as f32])
             .collect();
         let y: Vec<f64> = x.iter().map(|r| f64::from(r[0] * r[1])).collect();
-        let config = BoostConfig { subsample: 1.0, ..BoostConfig::default() };
+        let config = BoostConfig {
+            subsample: 1.0,
+            ..BoostConfig::default()
+        };
         let model = GradientBoosting::fit(&x, &y, &config);
         for (row, t) in x.iter().zip(&y) {
             assert!((model.predict(row) - t).abs() < 0.05, "{row:?}");

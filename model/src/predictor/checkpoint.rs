@@ -97,10 +97,7 @@ impl DataSummary {
             accuracy_mean: mean,
             accuracy_std: var.sqrt(),
             accuracy_min: points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min),
-            accuracy_max: points
-                .iter()
-                .map(|p| p.1)
-                .fold(f64::NEG_INFINITY, f64::max),
+            accuracy_max: points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max),
         }
     }
 }
@@ -140,7 +137,10 @@ impl Checkpoint {
     /// Writes the checkpoint to `path` (through a temporary file, so a
     /// crash never leaves half a checkpoint under the real name).
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+        let io = |source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let members = self.predictor.members();
         let mut payload = Vec::new();
         for member in members {
@@ -158,9 +158,15 @@ impl Checkpoint {
             arrays: members[0]
                 .named()
                 .into_iter()
-                .map(|(name, shape, _)| ArraySpec { name: name.to_string(), shape })
+                .map(|(name, shape, _)| ArraySpec {
+                    name: name.to_string(),
+                    shape,
+                })
                 .collect(),
-            targets: members.iter().map(|m| [m.target_mean, m.target_scale]).collect(),
+            targets: members
+                .iter()
+                .map(|m| [m.target_mean, m.target_scale])
+                .collect(),
             payload_bytes: payload.len(),
             payload_sha256: hex(&Sha256::digest(&payload)),
             data: self.data.clone(),
@@ -182,8 +188,10 @@ impl Checkpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Checkpoint::from_bytes(&bytes, path)
     }
 
@@ -191,12 +199,12 @@ impl Checkpoint {
     /// used in messages.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> {
         let path = path.to_path_buf();
-        let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| {
-            CheckpointError::NotACheckpoint {
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| CheckpointError::NotACheckpoint {
                 path: path.clone(),
                 magic: "peephole-predictor",
-            }
-        })?;
+            })?;
         let header_err = |message: String| CheckpointError::Header {
             path: path.clone(),
             message,
@@ -213,8 +221,8 @@ impl Checkpoint {
         struct Version {
             format_version: u32,
         }
-        let version: Version = serde_json::from_slice(header)
-            .map_err(|e| header_err(e.to_string()))?;
+        let version: Version =
+            serde_json::from_slice(header).map_err(|e| header_err(e.to_string()))?;
         if version.format_version != FORMAT_VERSION {
             return Err(CheckpointError::Version {
                 path,
@@ -222,8 +230,8 @@ impl Checkpoint {
                 expected: FORMAT_VERSION,
             });
         }
-        let header: Header = serde_json::from_slice(header)
-            .map_err(|e| header_err(e.to_string()))?;
+        let header: Header =
+            serde_json::from_slice(header).map_err(|e| header_err(e.to_string()))?;
 
         if payload.len() != header.payload_bytes {
             return Err(CheckpointError::Truncated {
@@ -235,8 +243,10 @@ impl Checkpoint {
         if hex(&Sha256::digest(payload)) != header.payload_sha256 {
             return Err(CheckpointError::Checksum { path });
         }
-        let shape_err =
-            |message: String| CheckpointError::Shape { path: path.clone(), message };
+        let shape_err = |message: String| CheckpointError::Shape {
+            path: path.clone(),
+            message,
+        };
         if header.members == 0 || header.targets.len() != header.members {
             return Err(shape_err(format!(
                 "{} members with {} target scales",
@@ -244,8 +254,11 @@ impl Checkpoint {
                 header.targets.len()
             )));
         }
-        let per_member: usize =
-            header.arrays.iter().map(|a| a.shape.iter().product::<usize>()).sum();
+        let per_member: usize = header
+            .arrays
+            .iter()
+            .map(|a| a.shape.iter().product::<usize>())
+            .sum();
         if per_member * 4 * header.members != payload.len() {
             return Err(shape_err(format!(
                 "arrays need {} bytes per member, payload has {} for {} members",
@@ -291,7 +304,11 @@ mod tests {
     use super::*;
 
     fn small() -> Checkpoint {
-        let dims = Dims { hidden: 8, head: 6, ..Dims::paper(3) };
+        let dims = Dims {
+            hidden: 8,
+            head: 6,
+            ..Dims::paper(3)
+        };
         let members = vec![Weights::init(dims, 1), Weights::init(dims, 2)];
         Checkpoint {
             predictor: Predictor::new(Encoding::Sequential, members),
@@ -331,14 +348,20 @@ mod tests {
         assert!(matches!(err, CheckpointError::Checksum { .. }), "{err}");
 
         let err = Checkpoint::from_bytes(b"hello\n", &path).unwrap_err();
-        assert!(matches!(err, CheckpointError::NotACheckpoint { .. }), "{err}");
+        assert!(
+            matches!(err, CheckpointError::NotACheckpoint { .. }),
+            "{err}"
+        );
 
         let text = String::from_utf8_lossy(&bytes[..200]).to_string();
         let newer = text.replace("\"format_version\":1", "\"format_version\":9");
         let mut future = newer.into_bytes();
         future.extend_from_slice(&bytes[200..]);
         let err = Checkpoint::from_bytes(&future, &path).unwrap_err();
-        assert!(matches!(err, CheckpointError::Version { found: 9, .. }), "{err}");
+        assert!(
+            matches!(err, CheckpointError::Version { found: 9, .. }),
+            "{err}"
+        );
 
         let err = Checkpoint::from_bytes(&bytes[..30], &path).unwrap_err();
         assert!(matches!(err, CheckpointError::Header { .. }), "{err}");

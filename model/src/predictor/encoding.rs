@@ -12,11 +12,16 @@
 //!   edge (`1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2`): the same op means
 //!   something different on the edge into the output than on the first
 //!   edge, and the position embedding says so directly instead of leaving
-//!   the LSTM to count.
+//!   the LSTM to count. Edges that cannot affect the output (their source
+//!   is unreachable from the input, or their target cannot reach the
+//!   output) are encoded as `none`: they compute nothing that matters, and
+//!   treating them alike spares the predictor learning that from data.
 
 use serde::{Deserialize, Serialize};
 
 use super::PredictorError;
+use crate::arch::{Architecture, Body};
+use crate::nb201::{Cell, CellOp, EDGES};
 use crate::ulc::LayerCode;
 
 /// One element of the predictor's input: a layer code and, for the
@@ -30,7 +35,12 @@ pub struct Token {
 /// The all-zero token that pads short sequences; its embeddings exist
 /// (row 0 of every table) but the LSTM mask ignores it.
 pub const PAD: Token = Token {
-    code: LayerCode { ty: 0, kw: 0, kh: 0, ch: 0 },
+    code: LayerCode {
+        ty: 0,
+        kw: 0,
+        kh: 0,
+        ch: 0,
+    },
     position: 0,
 };
 
@@ -50,6 +60,14 @@ impl Encoding {
         match self {
             Encoding::Sequential => "sequential",
             Encoding::Positional => "positional",
+        }
+    }
+
+    /// The tokens of `arch` under this encoding.
+    pub fn encode(self, arch: &Architecture) -> Result<Vec<Token>, PredictorError> {
+        match (&arch.body, self) {
+            (Body::Cell(cell), Encoding::Positional) => self.tokens(&live_cell(cell).layer_codes()),
+            _ => self.tokens(&arch.layer_codes()?),
         }
     }
 
@@ -92,6 +110,37 @@ impl std::str::FromStr for Encoding {
             other => Err(PredictorError::UnknownEncoding(other.to_string())),
         }
     }
+}
+
+/// `cell` with every edge that cannot influence the output set to `none`.
+pub fn live_cell(cell: &Cell) -> Cell {
+    let nodes = 4;
+    let op = |to: usize, from: usize| {
+        EDGES
+            .iter()
+            .position(|&e| e == (to, from))
+            .map(|i| cell.ops[i])
+            .unwrap_or(CellOp::None)
+    };
+
+    // Forward: fed from the input; backward: feeding the output.
+    let mut fed = [false; 4];
+    fed[0] = true;
+    for to in 1..nodes {
+        fed[to] = (0..to).any(|from| fed[from] && op(to, from) != CellOp::None);
+    }
+    let mut feeds = [false; 4];
+    feeds[nodes - 1] = true;
+    for from in (0..nodes - 1).rev() {
+        feeds[from] = (from + 1..nodes).any(|to| feeds[to] && op(to, from) != CellOp::None);
+    }
+    let mut live = *cell;
+    for (i, &(to, from)) in EDGES.iter().enumerate() {
+        if !(fed[from] && feeds[to]) {
+            live.ops[i] = CellOp::None;
+        }
+    }
+    live
 }
 
 /// A padded batch in the flat layout both inference paths consume:
@@ -157,9 +206,20 @@ mod tests {
     #[test]
     fn bad_codes_are_named_with_their_index() {
         let good = LayerCode::unit(4);
-        let bad = LayerCode { ty: 12, kw: 1, kh: 1, ch: 4 };
+        let bad = LayerCode {
+            ty: 12,
+            kw: 1,
+            kh: 1,
+            ch: 4,
+        };
         let err = Encoding::Sequential.tokens(&[good, bad]).unwrap_err();
-        assert_eq!(err, PredictorError::UnknownLayerCode { index: 1, code: bad });
+        assert_eq!(
+            err,
+            PredictorError::UnknownLayerCode {
+                index: 1,
+                code: bad
+            }
+        );
         assert!(err.to_string().contains("(12, 1, 1, 4)"), "{err}");
         assert_eq!(
             Encoding::Sequential.tokens(&[]),
@@ -175,6 +235,27 @@ mod tests {
         assert_eq!(positions, [1, 2, 3]);
         let tokens = Encoding::Sequential.tokens(&codes).unwrap();
         assert!(tokens.iter().all(|t| t.position == 0));
+    }
+
+    #[test]
+    fn dead_edges_become_none() {
+        // Node 1 is fed by a conv but feeds nothing (both its out-edges are
+        // none), so the conv is dead; node 2 is unreachable (its inputs are
+        // none), so its out-edge 3<-2 is dead too.
+        let cell: Cell = "|nor_conv_3x3~0|+|none~0|none~1|\
+                          +|skip_connect~0|none~1|nor_conv_1x1~2|"
+            .parse()
+            .unwrap();
+        let live = live_cell(&cell);
+        assert_eq!(
+            live.to_string(),
+            "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+        );
+        let best: Cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|\
+                          +|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+        assert_eq!(live_cell(&best), best);
     }
 
     #[test]

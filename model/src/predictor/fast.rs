@@ -41,8 +41,10 @@ pub struct FastNet {
     kh: Matrix,
     ch: Matrix,
     position: Option<Matrix>,
-    /// `[hidden, 4 hidden]`.
+    /// `[hidden, 4 hidden]`, packed in column panels when the width
+    /// allows it.
     recurrent: Matrix,
+    packed: Option<Packed>,
     /// First head layer, batch norm folded in: the structural-feature
     /// rows of its weight, and the epoch table folded through the epoch
     /// rows with the bias added, `[epochs, head]`.
@@ -73,8 +75,7 @@ fn fold_norm(dense: &Dense, norm: &Norm) -> Dense {
     let mut out = dense.clone();
     let cols = out.weight.cols;
     for j in 0..cols {
-        let scale = norm.gamma[j]
-            / (f64::from(norm.var[j]) + NORM_EPSILON).sqrt() as f32;
+        let scale = norm.gamma[j] / (f64::from(norm.var[j]) + NORM_EPSILON).sqrt() as f32;
         for r in 0..out.weight.rows {
             out.weight.data[r * cols + j] *= scale;
         }
@@ -97,8 +98,7 @@ impl FastNet {
         let kw = next(&w.kernel_table, d.d_kernel);
         let kh = next(&w.kernel_table, d.d_kernel);
         let ch = next(&w.ratio_table, d.d_ratio);
-        let position = (d.d_position > 0)
-            .then(|| next(&w.position_table, d.d_position));
+        let position = (d.d_position > 0).then(|| next(&w.position_table, d.d_position));
         for r in 0..ty.rows {
             let row = &mut ty.data[r * ty.cols..(r + 1) * ty.cols];
             for (x, b) in row.iter_mut().zip(&w.lstm_bias) {
@@ -131,6 +131,7 @@ impl FastNet {
             ch,
             position,
             recurrent: w.lstm_hidden.clone(),
+            packed: Packed::new(&w.lstm_hidden),
             head1,
             epoch1,
             head2: fold_norm(&w.dense2, &w.norm2),
@@ -144,12 +145,7 @@ impl FastNet {
     /// non-empty with codes inside the tables (see
     /// [`super::Encoding::tokens`]) and epochs below the epoch table's size.
     /// Splits the batch over `threads` threads.
-    pub fn predict(
-        &self,
-        sequences: &[&[Token]],
-        epochs: &[usize],
-        threads: usize,
-    ) -> Vec<f64> {
+    pub fn predict(&self, sequences: &[&[Token]], epochs: &[usize], threads: usize) -> Vec<f64> {
         let n = sequences.len();
         let threads = threads.clamp(1, n.max(1));
         let mut out = vec![0.0; n];
@@ -202,18 +198,32 @@ impl FastNet {
                     .position
                     .as_ref()
                     .map(|p| p.row(usize::from(token.position)));
-                arch.dispatch(SumRows { out: row, parts, extra: position });
+                arch.dispatch(SumRows {
+                    out: row,
+                    parts,
+                    extra: position,
+                });
             }
 
             // Recurrent half, then the cell update.
-            arch.dispatch(Gemm {
-                m: active,
-                k: hidden,
-                n: gates_width,
-                a: &h[..active * hidden],
-                b: &self.recurrent.data,
-                c: &mut gates[..active * gates_width],
-            });
+            let a = &h[..active * hidden];
+            let out = &mut gates[..active * gates_width];
+            match &self.packed {
+                Some(b) => arch.dispatch(PackedGemm {
+                    m: active,
+                    a,
+                    b,
+                    c: out,
+                }),
+                None => arch.dispatch(Gemm {
+                    m: active,
+                    k: hidden,
+                    n: gates_width,
+                    a,
+                    b: &self.recurrent.data,
+                    c: out,
+                }),
+            }
             arch.dispatch(CellUpdate {
                 hidden,
                 gates: &gates[..active * gates_width],
@@ -228,13 +238,27 @@ impl FastNet {
         for (r, &i) in order.iter().enumerate() {
             z1[r * head..(r + 1) * head].copy_from_slice(self.epoch1.row(epochs[i]));
         }
-        arch.dispatch(Gemm { m: n, k: hidden, n: head, a: &h, b: &self.head1.data, c: &mut z1 });
+        arch.dispatch(Gemm {
+            m: n,
+            k: hidden,
+            n: head,
+            a: &h,
+            b: &self.head1.data,
+            c: &mut z1,
+        });
         z1.iter_mut().for_each(|x| *x = x.max(0.0));
         let mut z2 = vec![0.0f32; n * head];
         for r in 0..n {
             z2[r * head..(r + 1) * head].copy_from_slice(&self.head2.bias);
         }
-        arch.dispatch(Gemm { m: n, k: head, n: head, a: &z1, b: &self.head2.weight.data, c: &mut z2 });
+        arch.dispatch(Gemm {
+            m: n,
+            k: head,
+            n: head,
+            a: &z1,
+            b: &self.head2.weight.data,
+            c: &mut z2,
+        });
         z2.iter_mut().for_each(|x| *x = x.max(0.0));
         for (r, &i) in order.iter().enumerate() {
             let z: f32 = z2[r * head..(r + 1) * head]
@@ -357,6 +381,126 @@ fn tile<S: Simd, const R: usize>(
         let (out, _) = S::as_mut_simd_f32s(&mut c[at..at + 2 * lanes]);
         out[0] = acc[0];
         out[1] = acc[1];
+    }
+}
+
+/// Columns per packed panel of [`Packed`]: two AVX-512 or four AVX2
+/// vectors.
+const PANEL: usize = 32;
+
+/// A `[k, n]` matrix stored panel after panel, each panel the `k` rows of
+/// `PANEL` consecutive columns. The GEMM reads a panel front to back; in
+/// row-major order the same reads would stride `n` floats apart and
+/// collide in a few L1 cache sets.
+#[derive(Debug, Clone)]
+struct Packed {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl Packed {
+    /// `None` unless the width is a whole number of panels.
+    fn new(b: &Matrix) -> Option<Packed> {
+        if b.cols % PANEL != 0 {
+            return None;
+        }
+        let mut data = Vec::with_capacity(b.rows * b.cols);
+        for j in (0..b.cols).step_by(PANEL) {
+            for p in 0..b.rows {
+                data.extend_from_slice(&b.row(p)[j..j + PANEL]);
+            }
+        }
+        Some(Packed {
+            k: b.rows,
+            n: b.cols,
+            data,
+        })
+    }
+}
+
+/// `c[m, n] += a[m, k] b[k, n]` with `b` packed.
+struct PackedGemm<'a> {
+    m: usize,
+    a: &'a [f32],
+    b: &'a Packed,
+    c: &'a mut [f32],
+}
+
+impl WithSimd for PackedGemm<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        // Tiles sized to the register file: 8 x 2 vectors of 16 lanes
+        // (AVX-512, 32 registers), 3 x 4 vectors of 8 (AVX2, 16).
+        match S::F32_LANES {
+            16 => packed_gemm::<S, 8, 2>(simd, self),
+            8 => packed_gemm::<S, 3, 4>(simd, self),
+            _ => {
+                let PackedGemm { m, a, b, c } = self;
+                let (k, n) = (b.k, b.n);
+                for (panel, bp) in b.data.chunks_exact(k * PANEL).enumerate() {
+                    for i in 0..m {
+                        let row = &mut c[i * n + panel * PANEL..][..PANEL];
+                        for p in 0..k {
+                            let x = a[i * k + p];
+                            for (o, w) in row.iter_mut().zip(&bp[p * PANEL..][..PANEL]) {
+                                *o += x * w;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn packed_gemm<S: Simd, const R: usize, const NV: usize>(simd: S, g: PackedGemm<'_>) {
+    let PackedGemm { m, a, b, c } = g;
+    let (k, n) = (b.k, b.n);
+    for (panel, bp) in b.data.chunks_exact(k * PANEL).enumerate() {
+        let col = panel * PANEL;
+        let mut i = 0;
+        while i + R <= m {
+            packed_tile::<S, R, NV>(simd, k, n, &a[i * k..], bp, &mut c[i * n + col..]);
+            i += R;
+        }
+        while i < m {
+            packed_tile::<S, 1, NV>(simd, k, n, &a[i * k..], bp, &mut c[i * n + col..]);
+            i += 1;
+        }
+    }
+}
+
+/// One `R x PANEL` tile of `c` (row stride `n`) from a packed panel.
+#[inline(always)]
+fn packed_tile<S: Simd, const R: usize, const NV: usize>(
+    simd: S,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    panel: &[f32],
+    c: &mut [f32],
+) {
+    let mut acc = [[simd.splat_f32s(0.0); NV]; R];
+    for (r, acc) in acc.iter_mut().enumerate() {
+        let (row, _) = S::as_simd_f32s(&c[r * n..r * n + PANEL]);
+        acc.copy_from_slice(&row[..NV]);
+    }
+    for (p, bp) in panel.chunks_exact(PANEL).take(k).enumerate() {
+        let (bv, _) = S::as_simd_f32s(bp);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let x = simd.splat_f32s(a[r * k + p]);
+            for v in 0..NV {
+                acc[v] = simd.mul_add_f32s(x, bv[v], acc[v]);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let (row, _) = S::as_mut_simd_f32s(&mut c[r * n..r * n + PANEL]);
+        row[..NV].copy_from_slice(acc);
     }
 }
 
@@ -504,7 +648,13 @@ mod tests {
 
     #[test]
     fn gemm_matches_naive() {
-        for (m, k, n) in [(1, 3, 5), (7, 16, 64), (13, 9, 40), (6, 160, 640)] {
+        for (m, k, n) in [
+            (1, 3, 5),
+            (7, 16, 64),
+            (13, 9, 40),
+            (6, 160, 640),
+            (17, 5, 96),
+        ] {
             let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
             let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.5).collect();
             let mut c: Vec<f32> = (0..m * n).map(|i| i as f32).collect();
@@ -516,7 +666,14 @@ mod tests {
                     }
                 }
             }
-            Arch::new().dispatch(Gemm { m, k, n, a: &a, b: &b, c: &mut c });
+            Arch::new().dispatch(Gemm {
+                m,
+                k,
+                n,
+                a: &a,
+                b: &b,
+                c: &mut c,
+            });
             assert_eq!(c, expected, "{m}x{k}x{n}");
         }
     }

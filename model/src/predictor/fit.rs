@@ -85,17 +85,19 @@ struct RawRecord {
 impl Record {
     /// Parses one JSON Lines record; `Err` is a message without location.
     pub fn parse(line: &str) -> Result<Record, String> {
-        let raw: RawRecord =
-            serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let raw: RawRecord = serde_json::from_str(line).map_err(|e| e.to_string())?;
         if !raw.accuracy.is_finite() || !(0.0..=1.0).contains(&raw.accuracy) {
             return Err(format!(
                 "accuracy {} is not a fraction in [0, 1]",
                 raw.accuracy
             ));
         }
-        let arch = Architecture::from_value(raw.arch)
-            .map_err(|e| format!("arch: {e}"))?;
-        Ok(Record { arch, epoch: raw.epoch, accuracy: raw.accuracy })
+        let arch = Architecture::from_value(raw.arch).map_err(|e| format!("arch: {e}"))?;
+        Ok(Record {
+            arch,
+            epoch: raw.epoch,
+            accuracy: raw.accuracy,
+        })
     }
 
     /// This record as one JSON Lines line.
@@ -112,8 +114,10 @@ impl Record {
 /// Reads a JSON Lines file of records. Blank lines are skipped; `NaN` is
 /// not JSON, so a NaN accuracy is a parse error naming the line.
 pub fn read_records(path: &Path) -> Result<Vec<Record>, FitError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| FitError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| FitError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut records = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -127,7 +131,9 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>, FitError> {
         records.push(record);
     }
     if records.is_empty() {
-        return Err(FitError::Empty { path: path.to_path_buf() });
+        return Err(FitError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(records)
 }
@@ -164,22 +170,19 @@ pub struct Sample {
 }
 
 /// Encodes records for training with `encoding`.
-pub fn samples(
-    records: &[&Record],
-    encoding: Encoding,
-) -> Result<Vec<Sample>, FitError> {
+pub fn samples(records: &[&Record], encoding: Encoding) -> Result<Vec<Sample>, FitError> {
     records
         .iter()
         .enumerate()
         .map(|(index, r)| {
-            let codes = r
-                .arch
-                .layer_codes()
-                .map_err(|e| FitError::Encode { index, source: e.into() })?;
             let tokens = encoding
-                .tokens(&codes)
+                .encode(&r.arch)
                 .map_err(|source| FitError::Encode { index, source })?;
-            Ok(Sample { tokens, epoch: r.epoch, accuracy: r.accuracy })
+            Ok(Sample {
+                tokens,
+                epoch: r.epoch,
+                accuracy: r.accuracy,
+            })
         })
         .collect()
 }
@@ -294,7 +297,10 @@ pub fn fit(
 ) -> Result<Fitted, FitError> {
     config.check()?;
     if samples.len() < 4 {
-        return Err(FitError::TooFew { needed: 4, got: samples.len() });
+        return Err(FitError::TooFew {
+            needed: 4,
+            got: samples.len(),
+        });
     }
     let dims = dims_for(samples, config.encoding);
     let mut members = Vec::new();
@@ -303,13 +309,16 @@ pub fn fit(
         let seed = config
             .seed
             .wrapping_add((member as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let (weights, report) =
-            fit_member(samples, dims, config, member, seed, on_epoch);
+        let (weights, report) = fit_member(samples, dims, config, member, seed, on_epoch);
         members.push(weights);
         reports.push(report);
     }
     let predictor = Predictor::new(config.encoding, members);
-    Ok(Fitted { predictor, reports, dims })
+    Ok(Fitted {
+        predictor,
+        reports,
+        dims,
+    })
 }
 
 /// Smooth L1 (Huber with beta 1), averaged.
@@ -334,15 +343,18 @@ fn fit_member(
     let mut order: Vec<usize> = (0..samples.len()).collect();
     order.shuffle(&mut rng);
     let n_val = (samples.len() as f64 * config.val_fraction).round() as usize;
-    let n_val = if n_val >= 2 && samples.len() - n_val >= 2 { n_val } else { 0 };
+    let n_val = if n_val >= 2 && samples.len() - n_val >= 2 {
+        n_val
+    } else {
+        0
+    };
     let (val_idx, train_idx) = order.split_at(n_val);
     let mut train_idx = train_idx.to_vec();
 
     // Standardise targets with the training split's statistics.
     let accs: Vec<f64> = train_idx.iter().map(|&i| samples[i].accuracy).collect();
     let mean = accs.iter().sum::<f64>() / accs.len() as f64;
-    let var = accs.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>()
-        / accs.len() as f64;
+    let var = accs.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / accs.len() as f64;
     let scale = if var > 1e-12 { var.sqrt() } else { 1.0 };
     let mut init = Weights::init(dims, seed);
     init.target_mean = mean as f32;
@@ -353,8 +365,10 @@ fn fit_member(
     let mut net = Net::from_weights(&init, &device);
     let mut optim = AdamConfig::new().init();
 
-    let val_tokens: Vec<&[Token]> =
-        val_idx.iter().map(|&i| samples[i].tokens.as_slice()).collect();
+    let val_tokens: Vec<&[Token]> = val_idx
+        .iter()
+        .map(|&i| samples[i].tokens.as_slice())
+        .collect();
     let val_epochs: Vec<usize> = val_idx.iter().map(|&i| samples[i].epoch).collect();
     let val_truth: Vec<f64> = val_idx.iter().map(|&i| samples[i].accuracy).collect();
     let val_batch = Batch::new(&val_tokens, &val_epochs, 0);
@@ -371,18 +385,17 @@ fn fit_member(
             if chunk.len() < 2 {
                 continue;
             }
-            let tokens: Vec<&[Token]> =
-                chunk.iter().map(|&i| samples[i].tokens.as_slice()).collect();
+            let tokens: Vec<&[Token]> = chunk
+                .iter()
+                .map(|&i| samples[i].tokens.as_slice())
+                .collect();
             let epochs: Vec<usize> = chunk.iter().map(|&i| samples[i].epoch).collect();
             let batch = Batch::new(&tokens, &epochs, 0);
             let target: Vec<f32> = chunk
                 .iter()
                 .map(|&i| ((samples[i].accuracy - mean) / scale) as f32)
                 .collect();
-            let target = Tensor::<2>::from_data(
-                TensorData::new(target, [chunk.len(), 1]),
-                &device,
-            );
+            let target = Tensor::<2>::from_data(TensorData::new(target, [chunk.len(), 1]), &device);
             let loss = smooth_l1(net.forward(&batch, &device), target);
             loss_sum += f64::from(loss.clone().into_scalar::<f32>());
             batches += 1;
@@ -429,5 +442,78 @@ fn fit_member(
     match best {
         Some((_, epoch, weights, q)) => (weights, report(epoch, Some(q))),
         None => (net.to_weights(dims), report(epochs_run, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::Space;
+
+    /// Block networks (the paper's case, 20-45 layer codes each) go
+    /// through encoding, training and the fast path, and a seeded fit is
+    /// reproducible.
+    #[test]
+    fn fits_block_networks_reproducibly() {
+        let space = Space::parse("peephole-cifar10").unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let records: Vec<Record> = (0..24)
+            .map(|i| {
+                let arch = space.sample(&mut rng);
+                let depth = arch.layer_codes().unwrap().len() as f64;
+                Record {
+                    arch,
+                    epoch: 10 + i % 3,
+                    accuracy: 0.5 + depth / 200.0,
+                }
+            })
+            .collect();
+        let selected = select_records(&records, true);
+        let samples = samples(&selected, Encoding::Sequential).unwrap();
+        assert!(samples.iter().all(|s| s.tokens.len() > 5));
+        let config = FitConfig {
+            epochs: 3,
+            batch_size: 8,
+            ..FitConfig::default()
+        };
+        let a = fit(&samples, &config, &mut |_| {}).unwrap();
+        let b = fit(&samples, &config, &mut |_| {}).unwrap();
+        assert_eq!(a.predictor.members(), b.predictor.members());
+        let archs: Vec<Architecture> = records.iter().map(|r| r.arch.clone()).collect();
+        let p = a.predictor.predict(&archs, 12).unwrap();
+        assert!(p.iter().all(|p| p.accuracy.is_finite()));
+        assert!(matches!(
+            a.predictor.predict(&archs, 13),
+            Err(PredictorError::EpochOutOfRange { epoch: 13, max: 12 })
+        ));
+    }
+
+    #[test]
+    fn last_epoch_is_kept_unless_whole_curve() {
+        let arch = Architecture::nb201(crate::nb201::Cell::from_index(3));
+        let records: Vec<Record> = [(1, 0.3), (3, 0.6), (2, 0.5)]
+            .iter()
+            .map(|&(epoch, accuracy)| Record {
+                arch: arch.clone(),
+                epoch,
+                accuracy,
+            })
+            .collect();
+        let last = select_records(&records, false);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].epoch, 3);
+        assert_eq!(select_records(&records, true).len(), 3);
+    }
+
+    #[test]
+    fn bad_records_say_why() {
+        let err = Record::parse(r#"{"arch": {}, "epoch": 1, "accuracy": 1.5}"#);
+        assert!(err.unwrap_err().contains("1.5"));
+        assert!(Record::parse("{").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.jsonl");
+        std::fs::write(&path, "").unwrap();
+        let err = read_records(&path).unwrap_err();
+        assert!(matches!(err, FitError::Empty { .. }), "{err}");
     }
 }

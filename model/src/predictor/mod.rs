@@ -93,7 +93,12 @@ impl Predictor {
     pub fn new(encoding: Encoding, members: Vec<Weights>) -> Predictor {
         let fast = members.iter().map(FastNet::new).collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Predictor { encoding, members, fast, threads }
+        Predictor {
+            encoding,
+            members,
+            fast,
+            threads,
+        }
     }
 
     /// Threads the fast path may use (default: all available).
@@ -120,7 +125,7 @@ impl Predictor {
     /// The tokens the predictor reads for `arch`, checked against its
     /// tables.
     pub fn encode(&self, arch: &Architecture) -> Result<Vec<Token>, PredictorError> {
-        self.check_tokens(self.encoding.tokens(&arch.layer_codes()?)?)
+        self.check_tokens(self.encoding.encode(arch)?)
     }
 
     /// Checks tokens made elsewhere against this predictor's tables.
@@ -190,5 +195,8 @@ pub fn summarise(values: &[f64]) -> Prediction {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-    Prediction { accuracy: mean, uncertainty: var.sqrt() }
+    Prediction {
+        accuracy: mean,
+        uncertainty: var.sqrt(),
+    }
 }

@@ -72,12 +72,18 @@ fn norm(n: &Norm, device: &Device) -> BatchNorm {
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     // The tensors here are all created as f32 by this module.
-    t.into_data().try_into_vec::<f32>().expect("predictor tensors are f32")
+    t.into_data()
+        .try_into_vec::<f32>()
+        .expect("predictor tensors are f32")
 }
 
 fn to_matrix(p: &Param<Tensor<2>>) -> Matrix {
     let [rows, cols] = p.val().dims();
-    Matrix { rows, cols, data: to_vec(p.val()) }
+    Matrix {
+        rows,
+        cols,
+        data: to_vec(p.val()),
+    }
 }
 
 fn export_dense(l: &Linear) -> Dense {
@@ -107,8 +113,7 @@ impl Net {
             type_table: matrix(&w.type_table, device),
             kernel_table: matrix(&w.kernel_table, device),
             ratio_table: matrix(&w.ratio_table, device),
-            position_table: (w.dims.d_position > 0)
-                .then(|| matrix(&w.position_table, device)),
+            position_table: (w.dims.d_position > 0).then(|| matrix(&w.position_table, device)),
             epoch_table: matrix(&w.epoch_table, device),
             lstm_input: matrix(&w.lstm_input, device),
             lstm_hidden: matrix(&w.lstm_hidden, device),
@@ -154,9 +159,8 @@ impl Net {
     /// each sequence's last real token.
     pub fn structural_features(&self, batch: &Batch, device: &Device) -> Tensor<2> {
         let (size, len, hidden) = (batch.size, batch.len, self.hidden);
-        let lookup = |table: &Param<Tensor<2>>, idx: &[i64]| {
-            table.val().select(0, indices(idx, device))
-        };
+        let lookup =
+            |table: &Param<Tensor<2>>, idx: &[i64]| table.val().select(0, indices(idx, device));
 
         // Layer vectors for all steps at once: [size * len, d_layer].
         let mut parts = vec![
@@ -175,10 +179,8 @@ impl Net {
             .matmul(self.lstm_input.val())
             .add(self.lstm_bias.val().unsqueeze_dim(0))
             .reshape([size, len, 4 * hidden]);
-        let mask: Tensor<2> = Tensor::from_data(
-            TensorData::new(batch.mask.clone(), [size, len]),
-            device,
-        );
+        let mask: Tensor<2> =
+            Tensor::from_data(TensorData::new(batch.mask.clone(), [size, len]), device);
 
         let mut h: Tensor<2> = Tensor::zeros([size, hidden], device);
         let mut c: Tensor<2> = Tensor::zeros([size, hidden], device);
@@ -301,8 +303,8 @@ mod tests {
         w.ratio_table.data[4] = 0.1;
         w.ratio_table.data[6] = 0.9;
         w.lstm_input.data = vec![
-            0.1, -0.2, 0.3, 0.4, 0.5, 0.6, -0.7, 0.8, -0.9, 1.0, 0.11, 0.12,
-            0.13, -0.14, 0.15, 0.16,
+            0.1, -0.2, 0.3, 0.4, 0.5, 0.6, -0.7, 0.8, -0.9, 1.0, 0.11, 0.12, 0.13, -0.14, 0.15,
+            0.16,
         ];
         w.lstm_hidden.data = vec![0.3, -0.4, 0.5, 0.6];
         w.lstm_bias = vec![0.01, 0.02, -0.03, 0.04];
@@ -319,11 +321,7 @@ mod tests {
         assert!((f64::from(h[1]) - 0.085_666_126_036_347_1).abs() < 1e-6);
     }
 
-    fn random_batch(
-        rng: &mut ChaCha8Rng,
-        n: usize,
-        encoding: Encoding,
-    ) -> Vec<Vec<Token>> {
+    fn random_batch(rng: &mut ChaCha8Rng, n: usize, encoding: Encoding) -> Vec<Vec<Token>> {
         (0..n)
             .map(|_| {
                 let len = rng.random_range(1..=12);

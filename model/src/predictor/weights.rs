@@ -81,7 +81,11 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn zeros(rows: usize, cols: usize) -> Matrix {
-        Matrix { rows, cols, data: vec![0.0; rows * cols] }
+        Matrix {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
     }
 
     /// Entries drawn uniformly from `[-bound, bound]`.
@@ -121,7 +125,10 @@ impl Dense {
     fn init(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng) -> Dense {
         let bound = 1.0 / (d_in as f32).sqrt();
         let bias = Matrix::uniform(1, d_out, bound, rng).data;
-        Dense { weight: Matrix::uniform(d_in, d_out, bound, rng), bias }
+        Dense {
+            weight: Matrix::uniform(d_in, d_out, bound, rng),
+            bias,
+        }
     }
 }
 
@@ -193,17 +200,12 @@ impl Weights {
         let gates = dims.gates();
         let lstm_bound = 1.0 / (dims.hidden as f32).sqrt();
         let type_table = Matrix::normal(NUM_TYPES + 1, dims.d_type, &mut rng);
-        let kernel_table =
-            Matrix::normal(MAX_KERNEL as usize + 1, dims.d_kernel, &mut rng);
-        let ratio_table =
-            Matrix::normal(NUM_RATIO_BINS + 1, dims.d_ratio, &mut rng);
-        let position_table =
-            Matrix::normal(dims.positions, dims.d_position, &mut rng);
+        let kernel_table = Matrix::normal(MAX_KERNEL as usize + 1, dims.d_kernel, &mut rng);
+        let ratio_table = Matrix::normal(NUM_RATIO_BINS + 1, dims.d_ratio, &mut rng);
+        let position_table = Matrix::normal(dims.positions, dims.d_position, &mut rng);
         let epoch_table = Matrix::normal(dims.epochs, dims.d_epoch, &mut rng);
-        let lstm_input =
-            Matrix::uniform(dims.d_layer(), gates, lstm_bound, &mut rng);
-        let lstm_hidden =
-            Matrix::uniform(dims.hidden, gates, lstm_bound, &mut rng);
+        let lstm_input = Matrix::uniform(dims.d_layer(), gates, lstm_bound, &mut rng);
+        let lstm_hidden = Matrix::uniform(dims.hidden, gates, lstm_bound, &mut rng);
 
         // PyTorch has two bias vectors; their sum is one uniform draw
         // each, which we keep so the scale of the sum matches.
@@ -299,7 +301,11 @@ impl Weights {
         // The template above has exactly the arrays read below, in order.
         let mut mat = || {
             let (shape, data) = it.next().expect("template has every array");
-            Matrix { rows: shape[0], cols: *shape.get(1).unwrap_or(&1), data }
+            Matrix {
+                rows: shape[0],
+                cols: *shape.get(1).unwrap_or(&1),
+                data,
+            }
         };
         let type_table = mat();
         let kernel_table = mat();
@@ -309,21 +315,30 @@ impl Weights {
         let lstm_input = mat();
         let lstm_hidden = mat();
         let lstm_bias = mat().data;
-        let dense1 = Dense { weight: mat(), bias: mat().data };
+        let dense1 = Dense {
+            weight: mat(),
+            bias: mat().data,
+        };
         let norm1 = Norm {
             gamma: mat().data,
             beta: mat().data,
             mean: mat().data,
             var: mat().data,
         };
-        let dense2 = Dense { weight: mat(), bias: mat().data };
+        let dense2 = Dense {
+            weight: mat(),
+            bias: mat().data,
+        };
         let norm2 = Norm {
             gamma: mat().data,
             beta: mat().data,
             mean: mat().data,
             var: mat().data,
         };
-        let output = Dense { weight: mat(), bias: mat().data };
+        let output = Dense {
+            weight: mat(),
+            bias: mat().data,
+        };
         Ok(Weights {
             dims,
             type_table,
@@ -365,7 +380,11 @@ mod tests {
 
     #[test]
     fn named_round_trips() {
-        let dims = Dims { d_position: 4, positions: 7, ..Dims::paper(12) };
+        let dims = Dims {
+            d_position: 4,
+            positions: 7,
+            ..Dims::paper(12)
+        };
         let mut weights = Weights::init(dims, 3);
         weights.target_mean = 0.7;
         weights.target_scale = 0.1;
@@ -374,8 +393,7 @@ mod tests {
             .into_iter()
             .map(|(n, s, d)| (n.to_string(), s, d.to_vec()))
             .collect::<Vec<_>>();
-        let back =
-            Weights::from_named(dims, [0.7, 0.1], arrays.into_iter()).unwrap();
+        let back = Weights::from_named(dims, [0.7, 0.1], arrays.into_iter()).unwrap();
         assert_eq!(back, weights);
     }
 

@@ -46,7 +46,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -368,8 +368,7 @@ fn run(
     let started = Instant::now();
     let device = cfg.device.device()?.autodiff();
     let mut model = Classifier::build(net, &device, cfg.seed)?;
-    let mut optim = sgd(cfg).init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut optim = optimizer(cfg);
 
     // One generator for shuffling and augmentation, separate from the
     // one that drew the weights, so changing augmentation leaves the
@@ -406,17 +405,14 @@ fn run(
 
             let batch = data.batch(Split::Train, indices, &mut rng);
             let (images, labels) = tensors(batch, data, &device);
-            let loss = loss_fn.forward(model.forward(images), labels);
-
-            // Reading the loss syncs the device once per batch; the
-            // divergence check and the progress report need it anyway.
-            let value = f64::from(loss.clone().into_scalar::<f32>());
-            if !value.is_finite() {
+            let (next, loss) = sgd_step(model, &mut optim, images, labels, lr);
+            model = next;
+            if !loss.is_finite() {
                 warn!(
                     arch = id,
                     epoch = epoch + 1,
                     batch = b + 1,
-                    loss = value,
+                    loss,
                     "diverged"
                 );
                 status = Status::Diverged {
@@ -425,10 +421,7 @@ fn run(
                 };
                 break 'epochs;
             }
-            loss_sum += value;
-
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            loss_sum += loss;
             trained_images += indices.len();
 
             let elapsed = epoch_started.elapsed().as_secs_f64();
@@ -437,7 +430,7 @@ fn run(
                 epoch: epoch + 1,
                 batch: b + 1,
                 batches,
-                loss: value,
+                loss,
                 images_per_second: seen / elapsed.max(1e-9),
             });
         }
@@ -475,6 +468,37 @@ fn run(
         seconds: started.elapsed().as_secs_f64(),
         config: cfg.clone(),
     })
+}
+
+/// The optimiser of the recipe: SGD with `cfg`'s momentum and weight
+/// decay, as PyTorch defines them (dampening 0, no Nesterov).
+pub fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    sgd(cfg).init()
+}
+
+/// One training step on one batch: forward pass, cross-entropy, backward
+/// pass, SGD update at learning rate `lr`. Returns the updated model and
+/// the batch's loss (before the update). A loss that is NaN or infinite
+/// is returned with the model unchanged: there is nothing sane to apply.
+pub fn sgd_step(
+    model: Classifier,
+    optim: &mut ModuleOptimizer,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    lr: f64,
+) -> (Classifier, f64) {
+    let device = images.device();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let loss = loss_fn.forward(model.forward(images), labels);
+
+    // Reading the loss syncs the device once per batch; the divergence
+    // check and the progress report need it anyway.
+    let value = f64::from(loss.clone().into_scalar::<f32>());
+    if !value.is_finite() {
+        return (model, value);
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(lr, model, grads), value)
 }
 
 /// SGD as PyTorch defines it: dampening 0, no Nesterov.
