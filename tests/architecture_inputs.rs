@@ -39,8 +39,10 @@ fn sampling_is_reproducible_byte_for_byte_and_valid() {
 /// with one that tends to break JSON or the cell grammar.
 fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
     let mut chars: Vec<char> = text.chars().collect();
-    let noise = ['{', '}', '[', ']', '"', ',', ':', '-', '0', '9', 'e', '|',
-        '~', '+', ' ', 'x', '.', '\u{e9}'];
+    let noise = [
+        '{', '}', '[', ']', '"', ',', ':', '-', '0', '9', 'e', '|', '~', '+', ' ', 'x', '.',
+        '\u{e9}',
+    ];
     for _ in 0..rng.random_range(1..4) {
         if chars.is_empty() {
             break;
@@ -61,8 +63,7 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
 fn mutated_architectures_never_panic_and_errors_are_one_line() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let space = model::space::Space::parse("peephole-mnist").unwrap();
-    let seeds: Vec<String> =
-        (0..20).map(|_| space.sample(&mut rng).to_json()).collect();
+    let seeds: Vec<String> = (0..20).map(|_| space.sample(&mut rng).to_json()).collect();
     let mut rejected = 0;
     for i in 0..20_000 {
         let text = mutate(&seeds[i % seeds.len()], &mut rng);

@@ -178,7 +178,11 @@ fn screening_forwards_better_than_random_once_fitted() {
         .arg(&cfg)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let db = Db::open(dir.path());
     let results = db.results();
@@ -187,8 +191,7 @@ fn screening_forwards_better_than_random_once_fitted() {
     // Cold-start picks are random: their mean is the space's. Picks made
     // with a predictor carry its prediction.
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (screened, random): (Vec<_>, Vec<_>) =
-        results.iter().partition(|r| r.predicted.is_some());
+    let (screened, random): (Vec<_>, Vec<_>) = results.iter().partition(|r| r.predicted.is_some());
     assert!(screened.len() >= 30, "{} screened", screened.len());
     let table = model::table::BenchTable::load_csv(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -211,7 +214,11 @@ fn screening_forwards_better_than_random_once_fitted() {
 
     // Running again with a larger budget trains only new architectures.
     let cfg = config(dir.path(), 90, 0.0, free_port(), "");
-    let out = peephole().args(["search", "--config"]).arg(&cfg).output().unwrap();
+    let out = peephole()
+        .args(["search", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let again = db.results();
     assert_eq!(again.len(), 90);

@@ -28,11 +28,7 @@ pub struct Outcome {
 /// Trains one architecture, blocking the calling thread. `cancel` asks a
 /// running training to stop.
 pub trait TrainBackend: Send + Sync {
-    fn train(
-        &self,
-        arch: &Architecture,
-        cancel: &AtomicBool,
-    ) -> Result<Outcome, String>;
+    fn train(&self, arch: &Architecture, cancel: &AtomicBool) -> Result<Outcome, String>;
 }
 
 /// Real training on MNIST or CIFAR-10.
@@ -42,29 +38,18 @@ pub struct NativeBackend {
 }
 
 impl TrainBackend for NativeBackend {
-    fn train(
-        &self,
-        arch: &Architecture,
-        cancel: &AtomicBool,
-    ) -> Result<Outcome, String> {
+    fn train(&self, arch: &Architecture, cancel: &AtomicBool) -> Result<Outcome, String> {
         let start = Instant::now();
         let span = tracing::info_span!("train", arch = %arch.id());
         let _guard = span.enter();
-        let outcome = model::train::train(
-            arch,
-            &self.data,
-            &self.config,
-            &mut |_| {},
-            cancel,
-        )
-        .map_err(|e| e.to_string())?;
+        let outcome = model::train::train(arch, &self.data, &self.config, &mut |_| {}, cancel)
+            .map_err(|e| e.to_string())?;
         let status = match outcome.status {
             Status::Completed => "completed",
             Status::Diverged { .. } => "diverged",
             Status::Cancelled => "cancelled",
         };
-        let accuracy =
-            outcome.curve.last().map(|r| r.val_accuracy).unwrap_or(0.0);
+        let accuracy = outcome.curve.last().map(|r| r.val_accuracy).unwrap_or(0.0);
         let curve_json = serde_json::to_string(&outcome.curve)
             .map_err(|e| format!("serialising the curve: {e}"))?;
         Ok(Outcome {
@@ -84,11 +69,7 @@ pub struct TableBackend {
 }
 
 impl TrainBackend for TableBackend {
-    fn train(
-        &self,
-        arch: &Architecture,
-        cancel: &AtomicBool,
-    ) -> Result<Outcome, String> {
+    fn train(&self, arch: &Architecture, cancel: &AtomicBool) -> Result<Outcome, String> {
         let start = Instant::now();
 
         // Sleep in short steps so a shutdown is not held up.
@@ -104,9 +85,10 @@ impl TrainBackend for TableBackend {
             let left = self.duration.saturating_sub(start.elapsed());
             std::thread::sleep(left.min(Duration::from_millis(20)));
         }
-        let accuracy = self.table.accuracy(arch).ok_or_else(|| {
-            format!("architecture {} is not in the benchmark table", arch.id())
-        })?;
+        let accuracy = self
+            .table
+            .accuracy(arch)
+            .ok_or_else(|| format!("architecture {} is not in the benchmark table", arch.id()))?;
         Ok(Outcome {
             accuracy,
             status: "completed".into(),

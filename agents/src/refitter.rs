@@ -28,10 +28,7 @@ impl Actor for Refitter {
 }
 
 /// Kendall tau of `predictor` on `holdout`, if it can score them all.
-fn heldout_tau(
-    predictor: &Predictor,
-    holdout: &[(model::Architecture, f64)],
-) -> Option<f64> {
+fn heldout_tau(predictor: &Predictor, holdout: &[(model::Architecture, f64)]) -> Option<f64> {
     let archs: Vec<_> = holdout.iter().map(|(a, _)| a.clone()).collect();
     let preds = predictor.predict(&archs, predictor.max_epoch()).ok()?;
     let predicted: Vec<f64> = preds.iter().map(|p| p.accuracy).collect();
@@ -60,7 +57,11 @@ impl Handler<Refit> for Refitter {
                 .iter()
                 .map(|(arch, accuracy)| {
                     let tokens = encoding.encode(arch).map_err(|e| e.to_string())?;
-                    Ok(Sample { tokens, epoch: 0, accuracy: *accuracy })
+                    Ok(Sample {
+                        tokens,
+                        epoch: 0,
+                        accuracy: *accuracy,
+                    })
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             let config = FitConfig {
@@ -74,8 +75,7 @@ impl Handler<Refit> for Refitter {
                 ..FitConfig::default()
             };
             let out = fit(&samples, &config, &mut |_| {}).map_err(|e| e.to_string())?;
-            let points: Vec<(usize, f64)> =
-                samples.iter().map(|s| (s.epoch, s.accuracy)).collect();
+            let points: Vec<(usize, f64)> = samples.iter().map(|s| (s.epoch, s.accuracy)).collect();
             Ok(Checkpoint {
                 predictor: out.predictor,
                 data: DataSummary::of("search store", &points),
@@ -91,6 +91,12 @@ impl Handler<Refit> for Refitter {
         let old_tau = msg.current.as_ref().and_then(|p| heldout_tau(p, holdout));
         let seconds = start.elapsed().as_secs_f64();
         metrics::histogram!(m::REFIT_SECONDS).record(seconds);
-        RefitDone { fitted, new_tau, old_tau, trained_on, seconds }
+        RefitDone {
+            fitted,
+            new_tau,
+            old_tau,
+            trained_on,
+            seconds,
+        }
     }
 }

@@ -41,8 +41,7 @@ impl Handler<Draw> for Sampler {
         metrics::counter!(m::MESSAGES, "actor" => "sampler").increment(1);
         let mut out = Vec::with_capacity(msg.count);
         for _ in 0..msg.count {
-            let mutate = !msg.best.is_empty()
-                && self.rng.random_bool(self.mutation_share);
+            let mutate = !msg.best.is_empty() && self.rng.random_bool(self.mutation_share);
             let arch = if mutate {
                 let parent = &msg.best[self.rng.random_range(0..msg.best.len())];
                 self.space.mutate(parent, &mut self.rng)

@@ -68,26 +68,25 @@ impl Handler<Screen> for Screener {
     fn handle(&mut self, msg: Screen, _: &mut Context<Self>) -> Screened {
         metrics::counter!(m::MESSAGES, "actor" => "screener").increment(1);
         let start = Instant::now();
-        let mut pool: Vec<(Architecture, Option<Prediction>)> =
-            match &self.predictor {
-                Some((p, _)) => {
-                    let epoch = p.max_epoch();
-                    match p.predict(&msg.candidates, epoch) {
-                        Ok(preds) => msg
-                            .candidates
-                            .into_iter()
-                            .zip(preds.into_iter().map(Some))
-                            .collect(),
-                        Err(e) => {
-                            // A candidate the predictor cannot encode is
-                            // screened as at cold start, not dropped.
-                            tracing::warn!(error = %e, "screening failed");
-                            msg.candidates.into_iter().map(|a| (a, None)).collect()
-                        }
+        let mut pool: Vec<(Architecture, Option<Prediction>)> = match &self.predictor {
+            Some((p, _)) => {
+                let epoch = p.max_epoch();
+                match p.predict(&msg.candidates, epoch) {
+                    Ok(preds) => msg
+                        .candidates
+                        .into_iter()
+                        .zip(preds.into_iter().map(Some))
+                        .collect(),
+                    Err(e) => {
+                        // A candidate the predictor cannot encode is
+                        // screened as at cold start, not dropped.
+                        tracing::warn!(error = %e, "screening failed");
+                        msg.candidates.into_iter().map(|a| (a, None)).collect()
                     }
                 }
-                None => msg.candidates.into_iter().map(|a| (a, None)).collect(),
-            };
+            }
+            None => msg.candidates.into_iter().map(|a| (a, None)).collect(),
+        };
         let elapsed = start.elapsed().as_secs_f64();
         metrics::histogram!(m::SCREENING_SECONDS).record(elapsed);
         metrics::counter!(m::CANDIDATES_SCREENED).increment(pool.len() as u64);
@@ -106,11 +105,14 @@ impl Handler<Screen> for Screener {
         let mut forwarded = Vec::new();
         while forwarded.len() < self.config.forward && !pool.is_empty() {
             let explore = cold || self.rng.random_bool(self.config.explore_share);
-            let i = if explore { self.rng.random_range(0..pool.len()) } else { 0 };
+            let i = if explore {
+                self.rng.random_range(0..pool.len())
+            } else {
+                0
+            };
             forwarded.push(pool.remove(i));
         }
-        metrics::counter!(m::CANDIDATES_FORWARDED)
-            .increment(forwarded.len() as u64);
+        metrics::counter!(m::CANDIDATES_FORWARDED).increment(forwarded.len() as u64);
         metrics::counter!(m::CANDIDATES_REJECTED).increment(pool.len() as u64);
         Screened {
             forwarded,

@@ -122,8 +122,8 @@ pub async fn run(
 ) -> Result<SearchReport, SearchError> {
     let started = Instant::now();
     let store = Store::open(&config.search.store).await?;
-    let space = Space::parse(&config.search.space)
-        .map_err(|e| SearchError::Setup(e.to_string()))?;
+    let space =
+        Space::parse(&config.search.space).map_err(|e| SearchError::Setup(e.to_string()))?;
 
     // Resume: interrupted jobs go back to the queue; results reload.
     let requeued = store.requeue_worker(DAEMON_WORKER).await?;
@@ -173,33 +173,36 @@ pub async fn run(
     };
     let refitter = {
         let config = state.config.refitter.clone();
-        SyncArbiter::start(1, move || Refitter { config: config.clone() })
+        SyncArbiter::start(1, move || Refitter {
+            config: config.clone(),
+        })
     };
 
     // Reload the latest accepted predictor.
     let versions = state.store.predictors().await?;
     let last_trained_on = versions.last().map_or(0, |v| v.trained_on as usize);
     state.since_refit = state.results.len().saturating_sub(last_trained_on);
-    if let Some(row) = versions.iter().rev().find(|v| v.accepted) {
-        if let Some(path) = &row.checkpoint {
-            match Checkpoint::load(std::path::Path::new(path)) {
-                Ok(ckpt) => {
-                    let predictor = Arc::new(ckpt.predictor);
-                    state.predictor = Some(predictor.clone());
-                    screener.do_send(PredictorUpdated {
-                        predictor,
-                        version: row.version,
-                        heldout_tau: row.heldout_tau,
-                    });
-                    metrics::gauge!(m::PREDICTOR_VERSION).set(row.version as f64);
-                    if let Some(t) = row.heldout_tau {
-                        metrics::gauge!(m::PREDICTOR_TAU).set(t);
-                    }
-                    tracing::info!(version = row.version, "predictor reloaded");
+    let accepted = versions.iter().rev().find(|v| v.accepted);
+    if let Some((row, path)) = accepted.and_then(|r| r.checkpoint.as_ref().map(|p| (r, p))) {
+        match Checkpoint::load(std::path::Path::new(path)) {
+            Ok(ckpt) => {
+                let predictor = Arc::new(ckpt.predictor);
+                state.predictor = Some(predictor.clone());
+                screener.do_send(PredictorUpdated {
+                    predictor,
+                    version: row.version,
+                    heldout_tau: row.heldout_tau,
+                });
+                metrics::gauge!(m::PREDICTOR_VERSION).set(row.version as f64);
+                if let Some(t) = row.heldout_tau {
+                    metrics::gauge!(m::PREDICTOR_TAU).set(t);
                 }
-                Err(e) => tracing::warn!(error = %e,
-                    "could not reload the accepted predictor; starting cold"),
+                tracing::info!(version = row.version, "predictor reloaded");
             }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "could not reload the accepted predictor; starting cold"
+            ),
         }
     }
 
@@ -229,7 +232,9 @@ pub async fn run(
 
         // Fill free slots while the budget allows.
         let budget_left = |s: &State| {
-            max.map_or(usize::MAX, |n| n.saturating_sub(s.results.len() + s.running))
+            max.map_or(usize::MAX, |n| {
+                n.saturating_sub(s.results.len() + s.running)
+            })
         };
         // Once cold start is over, wait for the first predictor instead
         // of spending more trainings on random picks.
@@ -245,7 +250,10 @@ pub async fn run(
                     metrics::gauge!(m::JOBS_RUNNING).set(state.running as f64);
                     metrics::gauge!(m::MAILBOX_DEPTH, "actor" => "trainer")
                         .set(state.running as f64);
-                    let request = trainer.send(TrainJob { arch_id: arch_id.clone(), arch });
+                    let request = trainer.send(TrainJob {
+                        arch_id: arch_id.clone(),
+                        arch,
+                    });
                     let tx = tx.clone();
                     actix::spawn(async move {
                         let _ = tx.send(Event::Trained(request.await, arch_id));
@@ -261,10 +269,7 @@ pub async fn run(
         }
 
         let budget_done = max.is_some_and(|n| state.results.len() >= n);
-        if state.running == 0
-            && !state.refitting
-            && (stopped_by.is_some() || budget_done)
-        {
+        if state.running == 0 && !state.refitting && (stopped_by.is_some() || budget_done) {
             stopped_by.get_or_insert("budget");
             break;
         }
@@ -305,8 +310,10 @@ async fn next_job(
     screener: &Addr<Screener>,
 ) -> Result<Option<(String, Architecture)>, SearchError> {
     for _ in 0..MAX_EMPTY_DRAWS {
-        if let Some((job, _)) =
-            state.store.claim(DAEMON_WORKER, LEASE, MAX_ATTEMPTS).await?
+        if let Some((job, _)) = state
+            .store
+            .claim(DAEMON_WORKER, LEASE, MAX_ATTEMPTS)
+            .await?
         {
             match Architecture::from_json(&job.arch_json) {
                 Ok(arch) => {
@@ -325,8 +332,7 @@ async fn next_job(
         }
 
         // Nothing queued: draw, drop known architectures, screen.
-        let best: Vec<Architecture> =
-            state.best.iter().map(|(a, _)| a.clone()).collect();
+        let best: Vec<Architecture> = state.best.iter().map(|(a, _)| a.clone()).collect();
         let count = state.config.screener.batch;
         let Candidates(drawn) = sampler
             .send(Draw { count, best })
@@ -409,11 +415,14 @@ async fn handle(
         Event::Trained(done, arch_id) => {
             state.running -= 1;
             metrics::gauge!(m::JOBS_RUNNING).set(state.running as f64);
-            metrics::gauge!(m::MAILBOX_DEPTH, "actor" => "trainer")
-                .set(state.running as f64);
+            metrics::gauge!(m::MAILBOX_DEPTH, "actor" => "trainer").set(state.running as f64);
             let store = &state.store;
             let attempts = state.attempts.remove(&arch_id).unwrap_or(1);
-            let retry = if attempts < MAX_ATTEMPTS { "queued" } else { "failed" };
+            let retry = if attempts < MAX_ATTEMPTS {
+                "queued"
+            } else {
+                "failed"
+            };
             let (arch, outcome) = match done {
                 Ok(d) => (d.arch, d.outcome),
                 Err(e) => {
@@ -427,16 +436,20 @@ async fn handle(
                     store
                         .release(&arch_id, DAEMON_WORKER, "interrupted", "stopped")
                         .await?;
-                    metrics::counter!(m::JOBS_FINISHED, "outcome" => "interrupted")
-                        .increment(1);
+                    metrics::counter!(m::JOBS_FINISHED, "outcome" => "interrupted").increment(1);
                 }
                 Ok(o) => {
                     let stored = store
-                        .finish(&arch_id, DAEMON_WORKER, o.accuracy, &o.status,
-                            &o.curve_json, o.seconds)
+                        .finish(
+                            &arch_id,
+                            DAEMON_WORKER,
+                            o.accuracy,
+                            &o.status,
+                            &o.curve_json,
+                            o.seconds,
+                        )
                         .await?;
-                    metrics::counter!(m::JOBS_FINISHED, "outcome" => o.status.clone())
-                        .increment(1);
+                    metrics::counter!(m::JOBS_FINISHED, "outcome" => o.status.clone()).increment(1);
                     metrics::histogram!(m::JOB_SECONDS).record(o.seconds);
                     metrics::histogram!(m::MEASURED_ACCURACY).record(o.accuracy);
                     tracing::info!(arch = %arch_id, accuracy = o.accuracy,
@@ -451,8 +464,7 @@ async fn handle(
                     tracing::warn!(arch = %arch_id, error = %e, attempts,
                         "training failed");
                     store.release(&arch_id, DAEMON_WORKER, retry, &e).await?;
-                    metrics::counter!(m::JOBS_FINISHED, "outcome" => "failed")
-                        .increment(1);
+                    metrics::counter!(m::JOBS_FINISHED, "outcome" => "failed").increment(1);
                 }
             }
             maybe_refit(state, refitter, tx);
@@ -477,9 +489,14 @@ async fn handle(
             };
             let label = if accepted { "accepted" } else { "rejected" };
             metrics::counter!(m::REFITS, "outcome" => label).increment(1);
-            tracing::info!(new_tau = done.new_tau, old_tau = done.old_tau,
-                trained_on = done.trained_on, seconds = done.seconds,
-                outcome = label, "refit done");
+            tracing::info!(
+                new_tau = done.new_tau,
+                old_tau = done.old_tau,
+                trained_on = done.trained_on,
+                seconds = done.seconds,
+                outcome = label,
+                "refit done"
+            );
             let trained_on = done.trained_on as i64;
             if !accepted {
                 state
@@ -491,12 +508,12 @@ async fn handle(
 
             // Save before recording, so a recorded version always loads.
             let dir = predictor_dir(&state.config);
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                SearchError::Setup(format!("{}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| SearchError::Setup(format!("{}: {e}", dir.display())))?;
             let next = state.store.predictors().await?.len() + 1;
             let path = dir.join(format!("predictor-v{next}.ckpt"));
-            ckpt.save(&path).map_err(|e| SearchError::Setup(e.to_string()))?;
+            ckpt.save(&path)
+                .map_err(|e| SearchError::Setup(e.to_string()))?;
             let path_text = path.display().to_string();
             let version = state
                 .store
@@ -520,11 +537,7 @@ async fn handle(
 }
 
 /// Starts a refit when enough new results have arrived since the last.
-fn maybe_refit(
-    state: &mut State,
-    refitter: &Addr<Refitter>,
-    tx: &mpsc::UnboundedSender<Event>,
-) {
+fn maybe_refit(state: &mut State, refitter: &Addr<Refitter>, tx: &mpsc::UnboundedSender<Event>) {
     let cfg = &state.config.refitter;
     let first = state.predictor.is_none() && state.since_refit > 0;
     if state.refitting

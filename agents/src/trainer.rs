@@ -33,9 +33,9 @@ impl Handler<TrainJob> for Trainer {
         // A panic inside a backend must cost one job, not the daemon.
         let backend = &self.backend;
         let cancel = &self.cancel;
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-            || backend.train(&job.arch, cancel),
-        ))
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backend.train(&job.arch, cancel)
+        }))
         .unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<String>()
@@ -44,6 +44,10 @@ impl Handler<TrainJob> for Trainer {
                 .unwrap_or_else(|| "unknown panic".into());
             Err(format!("trainer panicked: {what}"))
         });
-        TrainingDone { arch_id: job.arch_id, arch: job.arch, outcome }
+        TrainingDone {
+            arch_id: job.arch_id,
+            arch: job.arch,
+            outcome,
+        }
     }
 }

@@ -64,10 +64,7 @@ impl std::str::FromStr for ArchId {
 }
 
 /// Deserialises `value` as `T`, reporting the JSON path of any error.
-fn from_value<T: serde::de::DeserializeOwned>(
-    value: Value,
-    prefix: &str,
-) -> Result<T, ArchError> {
+fn from_value<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ArchError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.path().to_string();
         let path = match inner.as_str() {
@@ -75,7 +72,10 @@ fn from_value<T: serde::de::DeserializeOwned>(
             p if p.starts_with('[') => format!("{prefix}{p}"),
             p => format!("{prefix}.{p}"),
         };
-        ArchError::Json { path, message: e.into_inner().to_string() }
+        ArchError::Json {
+            path,
+            message: e.into_inner().to_string(),
+        }
     })
 }
 
@@ -84,7 +84,10 @@ impl Architecture {
     pub fn block(skeleton: &str, block: Vec<Layer>) -> Result<Self, ArchError> {
         let skeleton = Skeleton::preset(skeleton)
             .ok_or_else(|| ArchError::UnknownSkeleton(skeleton.to_string()))?;
-        let arch = Architecture { skeleton, body: Body::Block(block) };
+        let arch = Architecture {
+            skeleton,
+            body: Body::Block(block),
+        };
         arch.validate()?;
         Ok(arch)
     }
@@ -100,11 +103,10 @@ impl Architecture {
 
     /// Parses and validates architecture JSON.
     pub fn from_json(text: &str) -> Result<Self, ArchError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| ArchError::Json {
-                path: "architecture".into(),
-                message: e.to_string(),
-            })?;
+        let value: Value = serde_json::from_str(text).map_err(|e| ArchError::Json {
+            path: "architecture".into(),
+            message: e.to_string(),
+        })?;
         Self::from_value(value)
     }
 
@@ -122,15 +124,15 @@ impl Architecture {
         {
             return Err(ArchError::Json {
                 path: key.clone(),
-                message: "unknown field (expected skeleton, block or cell)"
-                    .into(),
+                message: "unknown field (expected skeleton, block or cell)".into(),
             });
         }
 
         // The skeleton is a preset name or a full object.
         let skeleton = match map.remove("skeleton") {
-            Some(Value::String(name)) => Skeleton::preset(&name)
-                .ok_or(ArchError::UnknownSkeleton(name))?,
+            Some(Value::String(name)) => {
+                Skeleton::preset(&name).ok_or(ArchError::UnknownSkeleton(name))?
+            }
             Some(v) => from_value(v, "skeleton")?,
             None => {
                 return Err(ArchError::Json {
@@ -221,12 +223,8 @@ impl Architecture {
     /// The full concrete network.
     pub fn expand(&self) -> Result<Network, ArchError> {
         match (&self.skeleton, &self.body) {
-            (Skeleton::Block(sk), Body::Block(block)) => {
-                network::expand_block(block, sk)
-            }
-            (Skeleton::Cell(sk), Body::Cell(cell)) => {
-                network::expand_cell(cell, sk)
-            }
+            (Skeleton::Block(sk), Body::Block(block)) => network::expand_block(block, sk),
+            (Skeleton::Cell(sk), Body::Cell(cell)) => network::expand_cell(cell, sk),
             (sk, body) => Err(ArchError::SkeletonMismatch {
                 skeleton: self.skeleton_name(),
                 expects: match sk {
@@ -293,12 +291,19 @@ fn validate_block(block: &[Layer]) -> Result<(), ArchError> {
         }
         let stride = layer.stride();
         if !(1..=4).contains(&stride) {
-            return Err(ArchError::Stride { index, kind, stride });
+            return Err(ArchError::Stride {
+                index,
+                kind,
+                stride,
+            });
         }
         if let Layer::Conv { ratio, .. } = layer
             && !(ratio.is_finite() && *ratio > 0.0)
         {
-            return Err(ArchError::Ratio { index, ratio: *ratio });
+            return Err(ArchError::Ratio {
+                index,
+                ratio: *ratio,
+            });
         }
         if matches!(layer, Layer::Zero) {
             return Err(ArchError::ZeroInBlock { index });
@@ -334,10 +339,13 @@ mod tests {
         // stage 1 ends at 64 = widths[2].
         assert_eq!(net.layers.len(), 3 + 3 * 5 + 2);
         let last = &net.layers[net.layers.len() - 1];
-        assert_eq!(last.op, network::Op::Linear {
-            in_features: 128,
-            out_features: 10
-        });
+        assert_eq!(
+            last.op,
+            network::Op::Linear {
+                in_features: 128,
+                out_features: 10
+            }
+        );
         let shapes: Vec<_> = net
             .layers
             .iter()
@@ -350,8 +358,7 @@ mod tests {
         // 16->32, 32->64, 64->128 with 3x3 kernels and bias, their BNs;
         // linear 128*10+10.
         let convs = [(1, 16), (16, 32), (32, 64), (64, 128)];
-        let conv_params: u64 =
-            convs.iter().map(|(i, o)| 9 * i * o + o).sum();
+        let conv_params: u64 = convs.iter().map(|(i, o)| 9 * i * o + o).sum();
         let bn_params: u64 = 2 * (16 + 32 + 64 + 128);
         assert_eq!(net.params, conv_params + bn_params + 1290);
     }
@@ -365,22 +372,23 @@ mod tests {
             .layers
             .iter()
             .filter_map(|l| match (&l.role, &l.op) {
-                (network::Role::Adapt { stage }, network::Op::Conv {
-                    in_ch,
-                    out_ch,
-                    ..
-                }) => Some((*stage, *in_ch, *out_ch)),
+                (network::Role::Adapt { stage }, network::Op::Conv { in_ch, out_ch, .. }) => {
+                    Some((*stage, *in_ch, *out_ch))
+                }
                 _ => None,
             })
             .collect();
         // Copy 2 of each stage starts from 16/32/64 channels.
-        assert_eq!(adapts, [
-            (0, 16, 32),
-            (1, 16, 64),
-            (1, 32, 64),
-            (2, 32, 128),
-            (2, 64, 128)
-        ]);
+        assert_eq!(
+            adapts,
+            [
+                (0, 16, 32),
+                (1, 16, 64),
+                (1, 32, 64),
+                (2, 32, 128),
+                (2, 64, 128)
+            ]
+        );
     }
 
     #[test]
@@ -396,11 +404,14 @@ mod tests {
         assert_eq!(a.to_json(), b.to_json());
         assert_eq!(a.id(), b.id());
         // Pinned: a change here breaks every stored id.
-        assert_eq!(
-            a.to_json(),
-            r#"{"block":[{"kh":3,"kind":"conv","kw":3,"ratio":2.0},{"kind":"batch_norm"},{"kind":"relu"},{"kh":2,"kind":"max_pool","kw":2}],"skeleton":"mnist"}"#
+        let pinned = concat!(
+            r#"{"block":[{"kh":3,"kind":"conv","kw":3,"ratio":2.0},"#,
+            r#"{"kind":"batch_norm"},{"kind":"relu"},"#,
+            r#"{"kh":2,"kind":"max_pool","kw":2}],"skeleton":"mnist"}"#
         );
-        assert_eq!(a.id().to_string(), a.id().to_string());
+        assert_eq!(a.to_json(), pinned);
+        // sha256 of the pinned text (python3 hashlib), first 16 hex digits.
+        assert_eq!(a.id().to_string(), "83288aa0ec3bc15c");
         let round = Architecture::from_json(&a.to_json()).unwrap();
         assert_eq!(round, a);
     }
@@ -432,7 +443,10 @@ mod tests {
             (r#"{"skeleton":"svhn","block":[{"kind":"relu"}]}"#, "svhn"),
             (r#"{"skeleton":"mnist"}"#, "exactly one"),
             (r#"{"skeleton":"mnist","cell":"|none~0|"}"#, "cell"),
-            (r#"{"skeleton":"mnist","block":[{"kind":"relu"}],"x":1}"#, "x"),
+            (
+                r#"{"skeleton":"mnist","block":[{"kind":"relu"}],"x":1}"#,
+                "x",
+            ),
             (
                 r#"{"skeleton":"mnist","block":[{"kind":"conv","kw":3,"kh":3}]}"#,
                 "ratio",
@@ -466,6 +480,14 @@ mod tests {
         let last = codes.last().unwrap();
         assert_eq!((last.ty, last.kw, last.kh), (3, 3, 3));
         // Block conv doubling the channels: ratio bin 2.0 = code 6.
-        assert_eq!(codes[3], LayerCode { ty: 1, kw: 3, kh: 3, ch: 6 });
+        assert_eq!(
+            codes[3],
+            LayerCode {
+                ty: 1,
+                kw: 3,
+                kh: 3,
+                ch: 6
+            }
+        );
     }
 }

@@ -22,7 +22,10 @@ pub enum ArchError {
         got: &'static str,
     },
     #[error("skeleton.{field}: {message}")]
-    Skeleton { field: &'static str, message: String },
+    Skeleton {
+        field: &'static str,
+        message: String,
+    },
     #[error("block is empty: it needs at least one layer")]
     EmptyBlock,
     #[error(
@@ -68,10 +71,12 @@ pub enum ArchError {
         h: usize,
         w: usize,
     },
-    #[error(
-        "{at}: {in_ch} channels x ratio {ratio} rounds to 0 output channels"
-    )]
-    ZeroChannels { at: String, in_ch: usize, ratio: f64 },
+    #[error("{at}: {in_ch} channels x ratio {ratio} rounds to 0 output channels")]
+    ZeroChannels {
+        at: String,
+        in_ch: usize,
+        ratio: f64,
+    },
     #[error(
         "{at}: {channels} channels exceed the skeleton's max_channels \
          ({max})"

@@ -134,15 +134,28 @@ mod tests {
     /// The paper's table, pinned layer by layer.
     #[test]
     fn codes_of_known_layers() {
-        let conv = |kw, kh, ratio| Layer::Conv { kw, kh, ratio, stride: 1 };
+        let conv = |kw, kh, ratio| Layer::Conv {
+            kw,
+            kh,
+            ratio,
+            stride: 1,
+        };
         assert_eq!(conv(3, 3, 1.0).code(), code(1, 3, 3, 4));
         assert_eq!(conv(1, 5, 0.25).code(), code(1, 1, 5, 1));
         assert_eq!(conv(5, 5, 3.0).code(), code(1, 5, 5, 8));
         assert_eq!(conv(2, 4, 1.5).code(), code(1, 2, 4, 5));
         assert_eq!(conv(3, 3, 2.0).code(), code(1, 3, 3, 6));
-        let max = Layer::MaxPool { kw: 2, kh: 2, stride: 1 };
+        let max = Layer::MaxPool {
+            kw: 2,
+            kh: 2,
+            stride: 1,
+        };
         assert_eq!(max.code(), code(2, 2, 2, 4));
-        let avg = Layer::AvgPool { kw: 5, kh: 3, stride: 1 };
+        let avg = Layer::AvgPool {
+            kw: 5,
+            kh: 3,
+            stride: 1,
+        };
         assert_eq!(avg.code(), code(3, 5, 3, 4));
         assert_eq!(Layer::Relu.code(), code(4, 1, 1, 4));
         assert_eq!(Layer::Sigmoid.code(), code(5, 1, 1, 4));
@@ -155,9 +168,16 @@ mod tests {
     #[test]
     fn json_shape_is_flat_and_strict() {
         let l: Layer =
-            serde_json::from_str(r#"{"kind":"conv","kw":3,"kh":1,"ratio":0.5}"#)
-                .unwrap();
-        assert_eq!(l, Layer::Conv { kw: 3, kh: 1, ratio: 0.5, stride: 1 });
+            serde_json::from_str(r#"{"kind":"conv","kw":3,"kh":1,"ratio":0.5}"#).unwrap();
+        assert_eq!(
+            l,
+            Layer::Conv {
+                kw: 3,
+                kh: 1,
+                ratio: 0.5,
+                stride: 1
+            }
+        );
         assert_eq!(
             serde_json::to_string(&l).unwrap(),
             r#"{"kind":"conv","kw":3,"kh":1,"ratio":0.5}"#

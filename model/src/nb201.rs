@@ -13,8 +13,7 @@ use crate::layer::Layer;
 use crate::ulc::{LayerCode, ty};
 
 /// The edges `(to, from)` in the order the benchmark string lists them.
-pub const EDGES: [(usize, usize); 6] =
-    [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)];
+pub const EDGES: [(usize, usize); 6] = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)];
 
 /// The five operations an edge can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,14 +53,23 @@ impl CellOp {
 
     /// The op as layers: convolutions are ReLU -> conv -> BN.
     pub fn layers(self) -> Vec<Layer> {
-        let conv = |k| Layer::Conv { kw: k, kh: k, ratio: 1.0, stride: 1 };
+        let conv = |k| Layer::Conv {
+            kw: k,
+            kh: k,
+            ratio: 1.0,
+            stride: 1,
+        };
         match self {
             CellOp::None => vec![Layer::Zero],
             CellOp::SkipConnect => vec![Layer::Identity],
             CellOp::Conv1x1 => vec![Layer::Relu, conv(1), Layer::BatchNorm],
             CellOp::Conv3x3 => vec![Layer::Relu, conv(3), Layer::BatchNorm],
             CellOp::AvgPool3x3 => {
-                vec![Layer::AvgPool { kw: 3, kh: 3, stride: 1 }]
+                vec![Layer::AvgPool {
+                    kw: 3,
+                    kh: 3,
+                    stride: 1,
+                }]
             }
         }
     }
@@ -72,11 +80,24 @@ impl CellOp {
         match self {
             CellOp::None => LayerCode::unit(ty::ZERO),
             CellOp::SkipConnect => LayerCode::unit(ty::IDENTITY),
-            CellOp::Conv1x1 => LayerCode { ty: ty::CONV, kw: 1, kh: 1, ch: 4 },
-            CellOp::Conv3x3 => LayerCode { ty: ty::CONV, kw: 3, kh: 3, ch: 4 },
-            CellOp::AvgPool3x3 => {
-                LayerCode { ty: ty::AVG_POOL, kw: 3, kh: 3, ch: 4 }
-            }
+            CellOp::Conv1x1 => LayerCode {
+                ty: ty::CONV,
+                kw: 1,
+                kh: 1,
+                ch: 4,
+            },
+            CellOp::Conv3x3 => LayerCode {
+                ty: ty::CONV,
+                kw: 3,
+                kh: 3,
+                ch: 4,
+            },
+            CellOp::AvgPool3x3 => LayerCode {
+                ty: ty::AVG_POOL,
+                kw: 3,
+                kh: 3,
+                ch: 4,
+            },
         }
     }
 }
@@ -103,9 +124,7 @@ pub struct Cell {
 pub enum CellError {
     #[error("cell string must have 3 node groups joined by '+', got {0}")]
     NodeCount(usize),
-    #[error(
-        "node {node} must list {expected} edges like |op~0|, got '{group}'"
-    )]
+    #[error("node {node} must list {expected} edges like |op~0|, got '{group}'")]
     Group {
         node: usize,
         expected: usize,

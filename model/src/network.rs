@@ -51,9 +51,7 @@ impl Padding {
 
     /// True when every side has the same padding.
     pub fn is_symmetric(&self) -> bool {
-        self.top == self.bottom
-            && self.left == self.right
-            && self.top == self.left
+        self.top == self.bottom && self.left == self.right && self.top == self.left
     }
 }
 
@@ -114,16 +112,25 @@ pub enum Op {
 pub enum Role {
     Stem,
     /// 1x1 convolution bringing the channels to a stage's width.
-    Adapt { stage: usize },
+    Adapt {
+        stage: usize,
+    },
     /// Layer `index` of copy `copy` of the block in stage `stage`.
     Block {
         stage: usize,
         copy: usize,
         index: usize,
     },
-    StagePool { stage: usize },
-    Cell { stage: usize, index: usize },
-    Reduction { stage: usize },
+    StagePool {
+        stage: usize,
+    },
+    Cell {
+        stage: usize,
+        index: usize,
+    },
+    Reduction {
+        stage: usize,
+    },
     Head,
 }
 
@@ -168,7 +175,13 @@ impl NetLayer {
             ch: ulc::UNIT_RATIO_CODE,
         };
         Some(match &self.op {
-            Op::Conv { kw, kh, in_ch, out_ch, .. } => LayerCode {
+            Op::Conv {
+                kw,
+                kh,
+                in_ch,
+                out_ch,
+                ..
+            } => LayerCode {
                 ty: ty::CONV,
                 kw: k(*kw),
                 kh: k(*kh),
@@ -182,9 +195,7 @@ impl NetLayer {
             Op::Tanh => LayerCode::unit(ty::TANH),
             Op::BatchNorm { .. } => LayerCode::unit(ty::BATCH_NORM),
             Op::Identity => LayerCode::unit(ty::IDENTITY),
-            Op::Linear { .. }
-            | Op::Nb201Cell { .. }
-            | Op::ResidualReduction { .. } => return None,
+            Op::Linear { .. } | Op::Nb201Cell { .. } | Op::ResidualReduction { .. } => return None,
         })
     }
 }
@@ -202,9 +213,10 @@ pub struct Network {
 impl Network {
     /// True when every layer feeds the next one only (no cells).
     pub fn is_sequential(&self) -> bool {
-        !self.layers.iter().any(|l| {
-            matches!(l.op, Op::Nb201Cell { .. } | Op::ResidualReduction { .. })
-        })
+        !self
+            .layers
+            .iter()
+            .any(|l| matches!(l.op, Op::Nb201Cell { .. } | Op::ResidualReduction { .. }))
     }
 }
 
@@ -254,29 +266,54 @@ impl Builder {
         let Shape { c, h, w } = input;
         let area = (h * w) as u64;
         let (output, params, flops) = match &op {
-            Op::Conv { kw, kh, in_ch, out_ch, stride, pad, bias } => {
+            Op::Conv {
+                kw,
+                kh,
+                in_ch,
+                out_ch,
+                stride,
+                pad,
+                bias,
+            } => {
                 let (oh, ow) = self.window(role, (*kw, *kh, *stride), *pad)?;
                 let weights = (kw * kh * in_ch * out_ch) as u64;
                 let params = weights + if *bias { *out_ch as u64 } else { 0 };
-                let out = Shape { c: *out_ch, h: oh, w: ow };
+                let out = Shape {
+                    c: *out_ch,
+                    h: oh,
+                    w: ow,
+                };
                 (out, params, 2 * weights * (oh * ow) as u64)
             }
-            Op::MaxPool { kw, kh, stride, pad }
-            | Op::AvgPool { kw, kh, stride, pad } => {
+            Op::MaxPool {
+                kw,
+                kh,
+                stride,
+                pad,
+            }
+            | Op::AvgPool {
+                kw,
+                kh,
+                stride,
+                pad,
+            } => {
                 let (oh, ow) = self.window(role, (*kw, *kh, *stride), *pad)?;
                 let flops = (kw * kh * c * oh * ow) as u64;
                 (Shape { c, h: oh, w: ow }, 0, flops)
             }
-            Op::Relu | Op::Sigmoid | Op::Tanh | Op::Identity => {
-                (input, 0, c as u64 * area)
-            }
+            Op::Relu | Op::Sigmoid | Op::Tanh | Op::Identity => (input, 0, c as u64 * area),
             Op::BatchNorm { ch } => (input, 2 * *ch as u64, 2 * c as u64 * area),
-            Op::GlobalAvgPool => {
-                (Shape { c, h: 1, w: 1 }, 0, c as u64 * area)
-            }
-            Op::Linear { in_features, out_features } => {
+            Op::GlobalAvgPool => (Shape { c, h: 1, w: 1 }, 0, c as u64 * area),
+            Op::Linear {
+                in_features,
+                out_features,
+            } => {
                 let weights = (in_features * out_features) as u64;
-                let out = Shape { c: *out_features, h: 1, w: 1 };
+                let out = Shape {
+                    c: *out_features,
+                    h: 1,
+                    w: 1,
+                };
                 (out, weights + *out_features as u64, 2 * weights)
             }
             Op::Nb201Cell { cell, ch } => {
@@ -289,10 +326,17 @@ impl Builder {
                 let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
                 let out_area = (oh * ow) as u64;
                 let params = 9 * i * o + 2 * o + 9 * o * o + 2 * o + i * o;
-                let flops = 2 * (9 * i * o + 9 * o * o + i * o) * out_area
-                    + 4 * o * out_area
-                    + i * area;
-                (Shape { c: *out_ch, h: oh, w: ow }, params, flops)
+                let flops =
+                    2 * (9 * i * o + 9 * o * o + i * o) * out_area + 4 * o * out_area + i * area;
+                (
+                    Shape {
+                        c: *out_ch,
+                        h: oh,
+                        w: ow,
+                    },
+                    params,
+                    flops,
+                )
             }
         };
         if output.c > self.max_channels {
@@ -336,7 +380,10 @@ impl Builder {
     fn finish(mut self, classes: usize) -> Result<Network, ArchError> {
         self.push(Op::GlobalAvgPool, Role::Head)?;
         let in_features = self.shape.c;
-        let linear = Op::Linear { in_features, out_features: classes };
+        let linear = Op::Linear {
+            in_features,
+            out_features: classes,
+        };
         self.push(linear, Role::Head)?;
         let first = self.layers[0].input;
         Ok(Network {
@@ -357,9 +404,7 @@ fn cell_cost(cell: &Cell, c: u64, area: u64) -> (u64, u64) {
         let (p, f) = match op {
             CellOp::None | CellOp::SkipConnect => (0, 0),
             CellOp::Conv1x1 => (c * c + 2 * c, (2 * c * c + 3 * c) * area),
-            CellOp::Conv3x3 => {
-                (9 * c * c + 2 * c, (18 * c * c + 3 * c) * area)
-            }
+            CellOp::Conv3x3 => (9 * c * c + 2 * c, (18 * c * c + 3 * c) * area),
             CellOp::AvgPool3x3 => (0, 9 * c * area),
         };
         params += p;
@@ -369,10 +414,7 @@ fn cell_cost(cell: &Cell, c: u64, area: u64) -> (u64, u64) {
 }
 
 /// Expands a block through a block skeleton.
-pub(crate) fn expand_block(
-    block: &[Layer],
-    sk: &BlockSkeleton,
-) -> Result<Network, ArchError> {
+pub(crate) fn expand_block(block: &[Layer], sk: &BlockSkeleton) -> Result<Network, ArchError> {
     let mut b = Builder::new(sk.input.shape, sk.max_channels);
 
     // Stem: lift the image to the first stage's width.
@@ -406,7 +448,12 @@ pub(crate) fn expand_block(
 fn push_layer(b: &mut Builder, layer: &Layer, role: Role) -> Result<(), ArchError> {
     let c = b.shape.c;
     let op = match *layer {
-        Layer::Conv { kw, kh, ratio, stride } => {
+        Layer::Conv {
+            kw,
+            kh,
+            ratio,
+            stride,
+        } => {
             let out_ch = (c as f64 * ratio).round() as usize;
             if out_ch == 0 {
                 return Err(ArchError::ZeroChannels {
@@ -446,10 +493,7 @@ fn push_layer(b: &mut Builder, layer: &Layer, role: Role) -> Result<(), ArchErro
 }
 
 /// Expands a NAS-Bench-201 cell through the benchmark's skeleton.
-pub(crate) fn expand_cell(
-    cell: &Cell,
-    sk: &CellSkeleton,
-) -> Result<Network, ArchError> {
+pub(crate) fn expand_cell(cell: &Cell, sk: &CellSkeleton) -> Result<Network, ArchError> {
     let mut b = Builder::new(sk.input.shape, usize::MAX);
     b.conv((3, 3, 1), sk.width, false, Role::Stem)?;
     b.push(Op::BatchNorm { ch: sk.width }, Role::Stem)?;
@@ -457,11 +501,17 @@ pub(crate) fn expand_cell(
     for stage in 0..3 {
         let ch = sk.width << stage;
         if stage > 0 {
-            let op = Op::ResidualReduction { in_ch: b.shape.c, out_ch: ch };
+            let op = Op::ResidualReduction {
+                in_ch: b.shape.c,
+                out_ch: ch,
+            };
             b.push(op, Role::Reduction { stage })?;
         }
         for index in 0..sk.cells {
-            let op = Op::Nb201Cell { cell: text.clone(), ch };
+            let op = Op::Nb201Cell {
+                cell: text.clone(),
+                ch,
+            };
             b.push(op, Role::Cell { stage, index })?;
         }
     }

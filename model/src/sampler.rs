@@ -103,11 +103,7 @@ impl BlockSampler {
     }
 
     /// One block, recording every draw into `trace`.
-    pub fn sample_traced(
-        &self,
-        rng: &mut impl Rng,
-        trace: &mut Trace,
-    ) -> Vec<Layer> {
+    pub fn sample_traced(&self, rng: &mut impl Rng, trace: &mut Trace) -> Vec<Layer> {
         let depth = rng.random_range(1..=MAX_BLOCK_LAYERS);
         let mut block = Vec::with_capacity(MAX_BLOCK_LAYERS);
         let mut convs = 0;
@@ -131,13 +127,7 @@ impl BlockSampler {
     }
 
     /// Appends a layer of `kind` with its parameters (and BN after a conv).
-    fn push(
-        &self,
-        rng: &mut impl Rng,
-        trace: &mut Trace,
-        block: &mut Vec<Layer>,
-        kind: ChainKind,
-    ) {
+    fn push(&self, rng: &mut impl Rng, trace: &mut Trace, block: &mut Vec<Layer>, kind: ChainKind) {
         let pool_kernel = |rng: &mut dyn rand::RngCore, trace: &mut Trace| {
             let k = rng.random_range(2..=MAX_KERNEL as usize);
             trace.pool_kernels.push(k);
@@ -149,15 +139,28 @@ impl BlockSampler {
                 let bin = rng.random_range(0..RATIO_BINS.len());
                 trace.conv_kernels.push(k);
                 trace.ratio_bins.push(bin);
-                Layer::Conv { kw: k, kh: k, ratio: RATIO_BINS[bin], stride: 1 }
+                Layer::Conv {
+                    kw: k,
+                    kh: k,
+                    ratio: RATIO_BINS[bin],
+                    stride: 1,
+                }
             }
             ChainKind::MaxPool => {
                 let k = pool_kernel(rng, trace);
-                Layer::MaxPool { kw: k, kh: k, stride: 1 }
+                Layer::MaxPool {
+                    kw: k,
+                    kh: k,
+                    stride: 1,
+                }
             }
             ChainKind::AvgPool => {
                 let k = pool_kernel(rng, trace);
-                Layer::AvgPool { kw: k, kh: k, stride: 1 }
+                Layer::AvgPool {
+                    kw: k,
+                    kh: k,
+                    stride: 1,
+                }
             }
             ChainKind::Relu => Layer::Relu,
             ChainKind::Sigmoid => Layer::Sigmoid,

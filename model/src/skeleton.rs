@@ -64,21 +64,30 @@ impl Skeleton {
     pub fn preset(name: &str) -> Option<Skeleton> {
         let skeleton = match name {
             "mnist" => Skeleton::Block(BlockSkeleton {
-                input: InputSpec { shape: [1, 28, 28], classes: 10 },
+                input: InputSpec {
+                    shape: [1, 28, 28],
+                    classes: 10,
+                },
                 stem: 16,
                 widths: [16, 32, 64],
                 copies: [1, 1, 1],
                 max_channels: 2048,
             }),
             "cifar10" => Skeleton::Block(BlockSkeleton {
-                input: InputSpec { shape: [3, 32, 32], classes: 10 },
+                input: InputSpec {
+                    shape: [3, 32, 32],
+                    classes: 10,
+                },
                 stem: 32,
                 widths: [32, 64, 128],
                 copies: [2, 2, 2],
                 max_channels: 4096,
             }),
             "nb201-cifar10" => Skeleton::Cell(CellSkeleton {
-                input: InputSpec { shape: [3, 32, 32], classes: 10 },
+                input: InputSpec {
+                    shape: [3, 32, 32],
+                    classes: 10,
+                },
                 width: 16,
                 cells: 5,
             }),

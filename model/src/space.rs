@@ -9,8 +9,8 @@ use rand::Rng;
 use crate::arch::{Architecture, Body};
 use crate::layer::Layer;
 use crate::nb201::{Cell, CellOp};
-use crate::ulc::{MAX_KERNEL, RATIO_BINS};
 use crate::sampler::BlockSampler;
+use crate::ulc::{MAX_KERNEL, RATIO_BINS};
 
 /// A named search space.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +22,7 @@ pub enum Space {
 }
 
 /// Names accepted by [`Space::parse`].
-pub const SPACE_NAMES: [&str; 3] =
-    ["peephole-mnist", "peephole-cifar10", "nb201"];
+pub const SPACE_NAMES: [&str; 3] = ["peephole-mnist", "peephole-cifar10", "nb201"];
 
 /// An unknown space name.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -42,7 +41,9 @@ impl Space {
     pub fn parse(name: &str) -> Result<Space, UnknownSpace> {
         match name {
             "peephole-mnist" => Ok(Space::Blocks { skeleton: "mnist" }),
-            "peephole-cifar10" => Ok(Space::Blocks { skeleton: "cifar10" }),
+            "peephole-cifar10" => Ok(Space::Blocks {
+                skeleton: "cifar10",
+            }),
             "nb201" | "nas-bench-201" => Ok(Space::Nb201),
             _ => Err(UnknownSpace(name.to_string())),
         }
@@ -61,9 +62,7 @@ impl Space {
     /// channel count rounding to zero, a handful in a million) are redrawn.
     pub fn sample(&self, rng: &mut impl Rng) -> Architecture {
         match self {
-            Space::Nb201 => {
-                Architecture::nb201(Cell::from_index(rng.random_range(0..Cell::COUNT)))
-            }
+            Space::Nb201 => Architecture::nb201(Cell::from_index(rng.random_range(0..Cell::COUNT))),
             Space::Blocks { skeleton } => {
                 for _ in 0..MAX_REDRAWS {
                     let block = BlockSampler.sample(rng);
@@ -80,11 +79,7 @@ impl Space {
     /// A neighbour of `arch` in the space: one edge op changed (cells), or
     /// one layer's kernel, ratio or kind redrawn (blocks). Falls back to a
     /// fresh sample when no valid neighbour turns up.
-    pub fn mutate(
-        &self,
-        arch: &Architecture,
-        rng: &mut impl Rng,
-    ) -> Architecture {
+    pub fn mutate(&self, arch: &Architecture, rng: &mut impl Rng) -> Architecture {
         for _ in 0..MAX_REDRAWS {
             let body = match &arch.body {
                 Body::Cell(cell) => {
@@ -99,8 +94,10 @@ impl Space {
                 }
                 Body::Block(block) => Body::Block(mutate_block(block, rng)),
             };
-            let candidate =
-                Architecture { skeleton: arch.skeleton.clone(), body };
+            let candidate = Architecture {
+                skeleton: arch.skeleton.clone(),
+                body,
+            };
             if candidate != *arch && candidate.validate().is_ok() {
                 return candidate;
             }
@@ -111,12 +108,8 @@ impl Space {
     /// True when `arch` belongs to the space.
     pub fn contains(&self, arch: &Architecture) -> bool {
         match (self, &arch.body) {
-            (Space::Nb201, Body::Cell(_)) => {
-                arch.skeleton_name() == "nb201-cifar10"
-            }
-            (Space::Blocks { skeleton }, Body::Block(_)) => {
-                arch.skeleton_name() == *skeleton
-            }
+            (Space::Nb201, Body::Cell(_)) => arch.skeleton_name() == "nb201-cifar10",
+            (Space::Blocks { skeleton }, Body::Block(_)) => arch.skeleton_name() == *skeleton,
             _ => false,
         }
     }
@@ -127,30 +120,50 @@ impl Space {
 fn mutate_block(block: &[Layer], rng: &mut impl Rng) -> Vec<Layer> {
     let mut block = block.to_vec();
     let i = rng.random_range(0..block.len());
-    let k = |rng: &mut dyn rand::RngCore, lo: usize| {
-        rng.random_range(lo..=MAX_KERNEL as usize)
-    };
+    let k = |rng: &mut dyn rand::RngCore, lo: usize| rng.random_range(lo..=MAX_KERNEL as usize);
     block[i] = match block[i] {
-        Layer::Conv { kw, kh, ratio, stride } => {
+        Layer::Conv {
+            kw,
+            kh,
+            ratio,
+            stride,
+        } => {
             if rng.random_bool(0.5) {
                 let k = k(rng, 1);
-                Layer::Conv { kw: k, kh: k, ratio, stride }
+                Layer::Conv {
+                    kw: k,
+                    kh: k,
+                    ratio,
+                    stride,
+                }
             } else {
                 let ratio = RATIO_BINS[rng.random_range(0..RATIO_BINS.len())];
-                Layer::Conv { kw, kh, ratio, stride }
+                Layer::Conv {
+                    kw,
+                    kh,
+                    ratio,
+                    stride,
+                }
             }
         }
         Layer::MaxPool { stride, .. } => {
             let k = k(rng, 2);
-            Layer::MaxPool { kw: k, kh: k, stride }
+            Layer::MaxPool {
+                kw: k,
+                kh: k,
+                stride,
+            }
         }
         Layer::AvgPool { stride, .. } => {
             let k = k(rng, 2);
-            Layer::AvgPool { kw: k, kh: k, stride }
+            Layer::AvgPool {
+                kw: k,
+                kh: k,
+                stride,
+            }
         }
         Layer::Relu | Layer::Sigmoid | Layer::Tanh => {
-            [Layer::Relu, Layer::Sigmoid, Layer::Tanh][rng.random_range(0..3)]
-                .clone()
+            [Layer::Relu, Layer::Sigmoid, Layer::Tanh][rng.random_range(0..3)].clone()
         }
         ref other => other.clone(),
     };

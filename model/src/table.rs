@@ -62,8 +62,9 @@ impl BenchTable {
         arch_column: &str,
         accuracy_column: &str,
     ) -> Result<BenchTable, TableError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            TableError::Io { path: path.to_path_buf(), source }
+        let text = std::fs::read_to_string(path).map_err(|source| TableError::Io {
+            path: path.to_path_buf(),
+            source,
         })?;
         Self::parse(&text, path, space, arch_column, accuracy_column)
     }
@@ -85,13 +86,14 @@ impl BenchTable {
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
         let column = |name: &str| {
-            header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-                TableError::MissingColumn {
+            header
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| TableError::MissingColumn {
                     path: path.clone(),
                     column: name.to_string(),
                     available: header.join(", "),
-                }
-            })
+                })
         };
         let (ai, yi) = (column(arch_column)?, column(accuracy_column)?);
 
@@ -129,7 +131,10 @@ impl BenchTable {
                          non-negative number"
                     ))
                 })?;
-            rows.push(TableRow { arch: Architecture::nb201(cell), accuracy });
+            rows.push(TableRow {
+                arch: Architecture::nb201(cell),
+                accuracy,
+            });
         }
         if rows.is_empty() {
             return Err(TableError::Empty { path });

@@ -56,7 +56,12 @@ impl LayerCode {
     /// A layer with a 1x1 "kernel" and unchanged channels (activations, BN,
     /// identity, zero).
     pub const fn unit(ty: u8) -> Self {
-        Self { ty, kw: 1, kh: 1, ch: UNIT_RATIO_CODE }
+        Self {
+            ty,
+            kw: 1,
+            kh: 1,
+            ch: UNIT_RATIO_CODE,
+        }
     }
 
     /// True when every field is inside its table.
@@ -115,8 +120,32 @@ mod tests {
         for t in 1..=NUM_TYPES as u8 {
             assert!(LayerCode::unit(t).is_valid());
         }
-        assert!(!LayerCode { ty: 10, kw: 1, kh: 1, ch: 4 }.is_valid());
-        assert!(!LayerCode { ty: 1, kw: 0, kh: 1, ch: 4 }.is_valid());
-        assert!(!LayerCode { ty: 1, kw: 1, kh: 1, ch: 9 }.is_valid());
+        assert!(
+            !LayerCode {
+                ty: 10,
+                kw: 1,
+                kh: 1,
+                ch: 4
+            }
+            .is_valid()
+        );
+        assert!(
+            !LayerCode {
+                ty: 1,
+                kw: 0,
+                kh: 1,
+                ch: 4
+            }
+            .is_valid()
+        );
+        assert!(
+            !LayerCode {
+                ty: 1,
+                kw: 1,
+                kh: 1,
+                ch: 9
+            }
+            .is_valid()
+        );
     }
 }

@@ -214,7 +214,9 @@ pub struct MetricsSection {
 
 impl Default for MetricsSection {
     fn default() -> Self {
-        MetricsSection { listen: "127.0.0.1:9464".into() }
+        MetricsSection {
+            listen: "127.0.0.1:9464".into(),
+        }
     }
 }
 
@@ -222,28 +224,30 @@ impl MetricsSection {
     /// The parsed address, or `None` when disabled.
     pub fn addr(&self) -> Option<SocketAddr> {
         // Checked by `SearchConfig::validate`.
-        (!self.listen.is_empty()).then(|| self.listen.parse().ok()).flatten()
+        (!self.listen.is_empty())
+            .then(|| self.listen.parse().ok())
+            .flatten()
     }
 }
 
 impl SearchConfig {
     /// Reads and validates a TOML file.
     pub fn load(path: &Path) -> Result<SearchConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            ConfigError::Io { path: path.to_path_buf(), source }
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
         })?;
         Self::parse(&text, path)
     }
 
     /// Parses and validates TOML text; `path` names it in messages.
     pub fn parse(text: &str, path: &Path) -> Result<SearchConfig, ConfigError> {
-        let config: SearchConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse {
-                path: path.to_path_buf(),
-                // toml's message spans lines (it quotes the source); keep
-                // the first and the location.
-                message: e.to_string().replace('\n', " ").replace("  ", " "),
-            })?;
+        let config: SearchConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            // toml's message spans lines (it quotes the source); keep
+            // the first and the location.
+            message: e.to_string().replace('\n', " ").replace("  ", " "),
+        })?;
         config.validate(path)?;
         Ok(config)
     }
@@ -265,12 +269,19 @@ impl SearchConfig {
                 "expected peephole-mnist, peephole-cifar10 or nb201",
             );
         }
-        if !(s.store.starts_with("sqlite:") || s.store.starts_with("postgres"))
-        {
-            return bad("search.store", &s.store, "expected sqlite:// or postgres://");
+        if !(s.store.starts_with("sqlite:") || s.store.starts_with("postgres")) {
+            return bad(
+                "search.store",
+                &s.store,
+                "expected sqlite:// or postgres://",
+            );
         }
         if !(0.0..=1.0).contains(&s.mutation_share) {
-            return bad("search.mutation_share", &s.mutation_share, "must be in [0, 1]");
+            return bad(
+                "search.mutation_share",
+                &s.mutation_share,
+                "must be in [0, 1]",
+            );
         }
         let sc = &self.screener;
         if sc.batch == 0 {
@@ -280,7 +291,11 @@ impl SearchConfig {
             return bad("screener.forward", &sc.forward, "must be in 1..=batch");
         }
         if !(0.0..=1.0).contains(&sc.explore_share) {
-            return bad("screener.explore_share", &sc.explore_share, "must be in [0, 1]");
+            return bad(
+                "screener.explore_share",
+                &sc.explore_share,
+                "must be in [0, 1]",
+            );
         }
         let t = &self.trainer;
         if t.slots == 0 {
@@ -295,7 +310,11 @@ impl SearchConfig {
             }
         }
         if !(t.simulated_seconds >= 0.0 && t.simulated_seconds.is_finite()) {
-            return bad("trainer.simulated_seconds", &t.simulated_seconds, "must be >= 0");
+            return bad(
+                "trainer.simulated_seconds",
+                &t.simulated_seconds,
+                "must be >= 0",
+            );
         }
         let r = &self.refitter;
         if r.min_results < 4 {
@@ -312,7 +331,11 @@ impl SearchConfig {
         }
         let m = &self.metrics;
         if !m.listen.is_empty() && m.listen.parse::<SocketAddr>().is_err() {
-            return bad("metrics.listen", &m.listen, "expected HOST:PORT, e.g. 127.0.0.1:9464");
+            return bad(
+                "metrics.listen",
+                &m.listen,
+                "expected HOST:PORT, e.g. 127.0.0.1:9464",
+            );
         }
         Ok(())
     }
@@ -336,7 +359,10 @@ mod tests {
         let cases = [
             ("[search]\nspcae = \"nb201\"\n", "spcae"),
             ("[serach]\n", "serach"),
-            ("[search]\nspace = \"imagenet\"\n", "search.space = imagenet"),
+            (
+                "[search]\nspace = \"imagenet\"\n",
+                "search.space = imagenet",
+            ),
             ("[screener]\nforward = 0\n", "screener.forward = 0"),
             ("[trainer]\nslots = \"two\"\n", "slots"),
             ("[metrics]\nlisten = \"nowhere\"\n", "metrics.listen"),

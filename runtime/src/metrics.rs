@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 pub const CANDIDATES_SAMPLED: &str = "peephole_candidates_sampled_total";
@@ -42,22 +42,18 @@ pub const BUILD_INFO: &str = "peephole_build_info";
 
 /// Buckets for screening one batch of candidates: microseconds to a
 /// tenth of a second.
-pub const SCREENING_BUCKETS: [f64; 10] = [
-    1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 1e-1, 1.0,
-];
+pub const SCREENING_BUCKETS: [f64; 10] =
+    [1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 1e-1, 1.0];
 /// Buckets for one training job: the table backend's milliseconds to a
 /// day of CIFAR-10 training.
 pub const JOB_BUCKETS: [f64; 12] = [
-    0.01, 0.1, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0,
-    86400.0,
+    0.01, 0.1, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0,
 ];
 /// Buckets for one refit of the predictor.
-pub const REFIT_BUCKETS: [f64; 9] =
-    [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
+pub const REFIT_BUCKETS: [f64; 9] = [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
 /// Buckets for accuracies (fractions).
 pub const ACCURACY_BUCKETS: [f64; 14] = [
-    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.96,
-    0.99,
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.96, 0.99,
 ];
 
 /// Why the exporter could not start.
@@ -118,23 +114,49 @@ pub fn builder() -> PrometheusBuilder {
 
 /// Registers help text and units, and sets build info.
 pub fn describe() {
-    describe_counter!(CANDIDATES_SAMPLED, "Candidate architectures drawn by the sampler");
+    describe_counter!(
+        CANDIDATES_SAMPLED,
+        "Candidate architectures drawn by the sampler"
+    );
     describe_counter!(CANDIDATES_SCREENED, "Candidates scored by the screener");
     describe_counter!(CANDIDATES_FORWARDED, "Candidates forwarded to training");
     describe_counter!(CANDIDATES_REJECTED, "Candidates the screener dropped");
-    describe_counter!(CANDIDATES_DUPLICATE, "Candidates dropped as already trained or queued");
-    describe_histogram!(SCREENING_SECONDS, Unit::Seconds, "Time to score one batch of candidates");
-    describe_histogram!(PREDICTED_ACCURACY, "Predicted accuracy of screened candidates");
+    describe_counter!(
+        CANDIDATES_DUPLICATE,
+        "Candidates dropped as already trained or queued"
+    );
+    describe_histogram!(
+        SCREENING_SECONDS,
+        Unit::Seconds,
+        "Time to score one batch of candidates"
+    );
+    describe_histogram!(
+        PREDICTED_ACCURACY,
+        "Predicted accuracy of screened candidates"
+    );
     describe_gauge!(JOBS_QUEUED, "Training jobs waiting for a slot");
     describe_gauge!(JOBS_RUNNING, "Training jobs running now");
     describe_counter!(JOBS_FINISHED, "Training jobs finished, by outcome");
     describe_histogram!(JOB_SECONDS, Unit::Seconds, "Wall time of one training job");
-    describe_histogram!(MEASURED_ACCURACY, "Measured accuracy of trained architectures");
+    describe_histogram!(
+        MEASURED_ACCURACY,
+        "Measured accuracy of trained architectures"
+    );
     describe_gauge!(BEST_ACCURACY, "Best measured accuracy so far");
     describe_counter!(REFITS, "Predictor refits, by outcome");
-    describe_histogram!(REFIT_SECONDS, Unit::Seconds, "Wall time of one predictor refit");
-    describe_gauge!(PREDICTOR_VERSION, "Version of the predictor the screener uses");
-    describe_gauge!(PREDICTOR_TAU, "Held-out Kendall tau of the predictor in use");
+    describe_histogram!(
+        REFIT_SECONDS,
+        Unit::Seconds,
+        "Wall time of one predictor refit"
+    );
+    describe_gauge!(
+        PREDICTOR_VERSION,
+        "Version of the predictor the screener uses"
+    );
+    describe_gauge!(
+        PREDICTOR_TAU,
+        "Held-out Kendall tau of the predictor in use"
+    );
     describe_gauge!(MAILBOX_DEPTH, "Messages waiting in an actor's mailbox");
     describe_counter!(MESSAGES, "Messages handled by an actor");
     describe_counter!(WORKER_JOBS, "Jobs finished by each worker");
@@ -142,9 +164,14 @@ pub fn describe() {
     describe_gauge!(BUILD_INFO, "Build information (always 1)");
     // Register every series at zero so a scrape shows the full set from
     // the first second, before anything has happened.
-    for name in [CANDIDATES_SAMPLED, CANDIDATES_SCREENED, CANDIDATES_FORWARDED,
-        CANDIDATES_REJECTED, CANDIDATES_DUPLICATE, LEASE_EXPIRIES]
-    {
+    for name in [
+        CANDIDATES_SAMPLED,
+        CANDIDATES_SCREENED,
+        CANDIDATES_FORWARDED,
+        CANDIDATES_REJECTED,
+        CANDIDATES_DUPLICATE,
+        LEASE_EXPIRIES,
+    ] {
         metrics::counter!(name).absolute(0);
     }
     for outcome in ["completed", "diverged", "failed", "interrupted"] {
@@ -158,14 +185,22 @@ pub fn describe() {
         metrics::gauge!(MAILBOX_DEPTH, "actor" => actor).set(0.0);
     }
     metrics::counter!(WORKER_JOBS, "worker" => "daemon").absolute(0);
-    for name in [JOBS_QUEUED, JOBS_RUNNING, BEST_ACCURACY, PREDICTOR_VERSION,
-        PREDICTOR_TAU]
-    {
+    for name in [
+        JOBS_QUEUED,
+        JOBS_RUNNING,
+        BEST_ACCURACY,
+        PREDICTOR_VERSION,
+        PREDICTOR_TAU,
+    ] {
         metrics::gauge!(name).set(0.0);
     }
-    for name in [SCREENING_SECONDS, JOB_SECONDS, REFIT_SECONDS,
-        PREDICTED_ACCURACY, MEASURED_ACCURACY]
-    {
+    for name in [
+        SCREENING_SECONDS,
+        JOB_SECONDS,
+        REFIT_SECONDS,
+        PREDICTED_ACCURACY,
+        MEASURED_ACCURACY,
+    ] {
         // Histograms appear once they hold a value; register the handle.
         let _ = metrics::histogram!(name);
     }

@@ -181,8 +181,7 @@ impl Store {
         if !postgres {
             // WAL with NORMAL sync survives a killed process (kill -9);
             // only a power cut may lose the last commits.
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"]
-            {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"] {
                 sqlx::query(pragma)
                     .execute(&store.pool)
                     .await
@@ -305,11 +304,7 @@ impl Store {
 
     /// Queues a job; false when the architecture already has one (queued,
     /// running or finished), so nothing is ever trained twice.
-    pub async fn enqueue(
-        &self,
-        arch_id: &str,
-        predicted: Option<f64>,
-    ) -> Result<bool, StoreError> {
+    pub async fn enqueue(&self, arch_id: &str, predicted: Option<f64>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO jobs (arch_id, state, attempts, predicted,
              created_at) VALUES ($1, 'queued', 0, $2, $3)
@@ -346,7 +341,11 @@ impl Store {
         let t = now();
         // PostgreSQL: skip rows another worker is claiming right now.
         // SQLite: a single writer makes the sub-select and update atomic.
-        let lock = if self.postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = if self.postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         let sql = format!(
             "UPDATE jobs SET state = 'running', worker = $1,
                lease_until = $2, attempts = attempts + 1, started_at = $3
@@ -373,7 +372,14 @@ impl Store {
         // A job that had been attempted before and is not fresh from the
         // queue was taken over from a dead lease.
         let took_over = attempts > 1;
-        Ok(Some((Job { arch_id, arch_json, attempts }, took_over)))
+        Ok(Some((
+            Job {
+                arch_id,
+                arch_json,
+                attempts,
+            },
+            took_over,
+        )))
     }
 
     /// Extends the lease of a job `worker` holds; false if it lost it.
@@ -541,9 +547,7 @@ impl Store {
 
     /// Counts for `peephole status`.
     pub async fn summary(&self) -> Result<Summary, StoreError> {
-        let state = |s: &str| {
-            format!("SELECT COUNT(*) FROM jobs WHERE state = '{s}'")
-        };
+        let state = |s: &str| format!("SELECT COUNT(*) FROM jobs WHERE state = '{s}'");
         Ok(Summary {
             architectures: self.count("SELECT COUNT(*) FROM architectures").await?,
             candidates: self.count("SELECT COUNT(*) FROM candidates").await?,
@@ -609,13 +613,11 @@ impl Store {
 
     /// Jobs in a state, oldest first (for status and tests).
     pub async fn jobs_in(&self, state: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT arch_id FROM jobs WHERE state = $1 ORDER BY created_at",
-        )
-        .bind(state)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err("listing jobs"))?;
+        let rows = sqlx::query("SELECT arch_id FROM jobs WHERE state = $1 ORDER BY created_at")
+            .bind(state)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err("listing jobs"))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 }
@@ -640,8 +642,16 @@ mod tests {
         let (job, over) = s.claim("w1", lease, 3).await.unwrap().unwrap();
         assert_eq!((job.arch_id.as_str(), over), ("a1", false));
         assert!(s.claim("w2", lease, 3).await.unwrap().is_none());
-        assert!(!s.finish("a1", "w2", 0.9, "completed", "[]", 1.0).await.unwrap());
-        assert!(s.finish("a1", "w1", 0.8, "completed", "[]", 1.0).await.unwrap());
+        assert!(
+            !s.finish("a1", "w2", 0.9, "completed", "[]", 1.0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.finish("a1", "w1", 0.8, "completed", "[]", 1.0)
+                .await
+                .unwrap()
+        );
         let results = s.results().await.unwrap();
         assert_eq!(results.len(), 1);
         assert_eq!(results[0].accuracy, 0.8);
@@ -662,7 +672,11 @@ mod tests {
         // Two attempts used: nobody may claim it a third time.
         assert!(s.claim("w3", short, 2).await.unwrap().is_none());
         // The first worker lost its lease: its late result is refused.
-        assert!(!s.finish("a1", "w1", 0.7, "completed", "[]", 1.0).await.unwrap());
+        assert!(
+            !s.finish("a1", "w1", 0.7, "completed", "[]", 1.0)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -670,7 +684,9 @@ mod tests {
         let (_dir, s) = store().await;
         s.put_architecture("a1", "nb201", "{}", 10).await.unwrap();
         s.enqueue("a1", None).await.unwrap();
-        s.claim("daemon", Duration::from_secs(600), 3).await.unwrap();
+        s.claim("daemon", Duration::from_secs(600), 3)
+            .await
+            .unwrap();
         assert_eq!(s.requeue_worker("daemon").await.unwrap(), 1);
         let (job, _) = s
             .claim("daemon", Duration::from_secs(600), 3)
@@ -678,9 +694,15 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(job.attempts, 1);
-        let v = s.record_predictor(10, Some(0.5), true, Some("p1")).await.unwrap();
+        let v = s
+            .record_predictor(10, Some(0.5), true, Some("p1"))
+            .await
+            .unwrap();
         assert_eq!(v, 1);
-        let v = s.record_predictor(12, Some(0.4), false, None).await.unwrap();
+        let v = s
+            .record_predictor(12, Some(0.4), false, None)
+            .await
+            .unwrap();
         assert_eq!(v, 2);
         let summary = s.summary().await.unwrap();
         assert_eq!((summary.running, summary.predictors), (1, 2));

@@ -13,6 +13,9 @@ pub enum Bench {
     Screening(super::bench_screening::Args),
     /// Training throughput of the native trainer beside PyTorch.
     Training(super::bench_training::Args),
+    /// Does screening pay? Simulated searches on a benchmark table:
+    /// Peephole-screened search beside random search and evolution.
+    Search(super::bench_search::Args),
 }
 
 /// Runs one benchmark.
@@ -21,5 +24,6 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
         Bench::Predictor(args) => super::bench_predictor::run(args),
         Bench::Screening(args) => super::bench_screening::run(args),
         Bench::Training(args) => super::bench_training::run(args),
+        Bench::Search(args) => super::bench_search::run(args),
     }
 }

@@ -50,16 +50,51 @@ pub struct Args {
     json: bool,
 }
 
-/// Calls `step` repeatedly for about `seconds`; returns batches per second.
-fn time(seconds: f64, mut step: impl FnMut()) -> f64 {
+/// Throughput of one implementation.
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    /// Architectures per wall-clock second.
+    wall: f64,
+    /// Architectures per second of CPU time of the process (all threads),
+    /// when the platform says; robust to other load on a shared machine.
+    cpu: Option<f64>,
+}
+
+/// CPU time of this process so far (user + system, all threads), from
+/// `/proc/self/stat`; `None` where there is no procfs.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are
+    // fields 14 and 15 of the whole line, in clock ticks (100 per second
+    // on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Calls `step` (one batch of `batch` architectures) repeatedly for about
+/// `seconds`.
+fn time(seconds: f64, batch: usize, mut step: impl FnMut()) -> Rate {
     step();
+    let cpu_start = cpu_seconds();
     let started = Instant::now();
     let mut runs = 0u32;
     while runs < 3 || started.elapsed().as_secs_f64() < seconds {
         step();
         runs += 1;
     }
-    f64::from(runs) / started.elapsed().as_secs_f64()
+    let wall = started.elapsed().as_secs_f64();
+    let archs = f64::from(runs) * batch as f64;
+    let cpu = match (cpu_start, cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => Some(archs / (b - a)),
+        _ => None,
+    };
+    Rate {
+        wall: archs / wall,
+        cpu,
+    }
 }
 
 fn random_sequences(batch: usize, layers: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<Token>> {
@@ -81,7 +116,7 @@ fn random_sequences(batch: usize, layers: usize, rng: &mut ChaCha8Rng) -> Vec<Ve
 }
 
 /// Runs the PyTorch reference; `Err` says why there is no number.
-fn pytorch(args: &Args) -> Result<(f64, String), String> {
+fn pytorch(args: &Args) -> Result<(Rate, String), String> {
     let output = Command::new(&args.python)
         .arg(&args.script)
         .args(["--batch", &args.batch.to_string()])
@@ -106,8 +141,12 @@ fn pytorch(args: &Args) -> Result<(f64, String), String> {
         .get("archs_per_second")
         .and_then(|v| v.as_f64())
         .ok_or_else(|| format!("unexpected reference output: {line}"))?;
+    let cpu = value.get("archs_per_cpu_second").and_then(|v| v.as_f64());
     let version = value.get("torch").and_then(|v| v.as_str()).unwrap_or("?");
-    Ok((rate, format!("PyTorch {version} nn.LSTM")))
+    Ok((
+        Rate { wall: rate, cpu },
+        format!("PyTorch {version} nn.LSTM"),
+    ))
 }
 
 /// Times every implementation and prints the comparison.
@@ -130,24 +169,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
 
-    let ours_rate = time(args.seconds, || {
+    let ours = time(args.seconds, args.batch, || {
         drop(fast.predict(&refs, &epochs, args.threads))
-    }) * args.batch as f64;
-    let burn_rate = (!args.no_burn)
-        .then(|| time(args.seconds.min(3.0), || drop(net.predict(&batch))) * args.batch as f64);
+    });
+    let burn = (!args.no_burn).then(|| {
+        time(args.seconds.min(3.0), args.batch, || {
+            drop(net.predict(&batch))
+        })
+    });
     let torch = pytorch(&args);
 
     if args.json {
+        let rate = |r: Option<Rate>| r.map(|r| serde_json::json!({"wall": r.wall, "cpu": r.cpu}));
+        let torch_rate = torch.as_ref().ok().map(|t| t.0);
         let out = serde_json::json!({
             "batch": args.batch,
             "layers": args.layers,
             "threads": args.threads,
             "max_abs_diff_vs_burn": max_diff,
-            "fast_archs_per_second": ours_rate,
-            "burn_archs_per_second": burn_rate,
-            "pytorch_archs_per_second": torch.as_ref().ok().map(|t| t.0),
+            "fast_archs_per_second": rate(Some(ours)),
+            "burn_archs_per_second": rate(burn),
+            "pytorch_archs_per_second": rate(torch_rate),
             "pytorch_note": torch.as_ref().err(),
-            "speedup_vs_pytorch": torch.as_ref().ok().map(|t| ours_rate / t.0),
         });
         println!("{out}");
         return Ok(());
@@ -157,30 +200,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.batch, args.layers, args.threads, max_diff
     );
     println!(
-        "| {:<34} | {:>12} | {:>9} |",
-        "implementation", "archs/s", "vs torch"
+        "| {:<30} | {:>10} | {:>8} | {:>12} | {:>8} |",
+        "implementation", "archs/s", "vs torch", "archs/cpu-s", "vs torch"
     );
-    println!("|{:-<36}|{:->14}|{:->11}|", "", "", "");
-    let ratio = |rate: f64| match &torch {
-        Ok((t, _)) => format!("{:.2}x", rate / t),
-        Err(_) => "n/a".to_string(),
-    };
     println!(
-        "| {:<34} | {:>12.0} | {:>9} |",
-        "peephole fast path (Rust)",
-        ours_rate,
-        ratio(ours_rate)
+        "|{:-<32}|{:->12}|{:->10}|{:->14}|{:->10}|",
+        "", "", "", "", ""
     );
-    if let Some(rate) = burn_rate {
+    let reference = torch.as_ref().ok().map(|t| t.0);
+    let row = |name: &str, r: Rate| {
+        let ratio = |ours: Option<f64>, theirs: Option<f64>| match (ours, theirs) {
+            (Some(a), Some(b)) => format!("{:.2}x", a / b),
+            _ => "n/a".to_string(),
+        };
+        let cpu = r.cpu.map_or("n/a".to_string(), |c| format!("{c:.0}"));
         println!(
-            "| {:<34} | {:>12.0} | {:>9} |",
-            "peephole burn network (flex)",
-            rate,
-            ratio(rate)
+            "| {:<30} | {:>10.0} | {:>8} | {:>12} | {:>8} |",
+            name,
+            r.wall,
+            ratio(Some(r.wall), reference.map(|t| t.wall)),
+            cpu,
+            ratio(r.cpu, reference.and_then(|t| t.cpu)),
         );
+    };
+    row("peephole fast path (Rust)", ours);
+    if let Some(rate) = burn {
+        row("peephole burn network (flex)", rate);
     }
     match &torch {
-        Ok((rate, name)) => println!("| {:<34} | {:>12.0} | {:>9} |", name, rate, "1.00x"),
+        Ok((rate, name)) => row(name, *rate),
         Err(note) => println!("PyTorch column skipped: {note}"),
     }
     Ok(())

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_predictor;
 pub mod bench_screening;
+pub mod bench_search;
 pub mod bench_training;
 pub mod download;
 pub mod eval;

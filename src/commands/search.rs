@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use agents::backend::{NativeBackend, TableBackend, TrainBackend};
 use agents::search::SearchReport;
+use anyhow::Context;
 use model::data::{DataConfig, DatasetKind, Datasets};
 use model::table::BenchTable;
 use model::train::{DeviceChoice, TrainConfig};
@@ -59,7 +59,10 @@ fn backend(config: &SearchConfig) -> anyhow::Result<Arc<dyn TrainBackend>> {
             train.seed = config.search.seed;
             train.device = t.device.parse::<DeviceChoice>()?;
             train.validate()?;
-            Arc::new(NativeBackend { data: Arc::new(datasets), config: train })
+            Arc::new(NativeBackend {
+                data: Arc::new(datasets),
+                config: train,
+            })
         }
     })
 }
@@ -136,11 +139,16 @@ fn print_best(best: &[ResultRow]) {
         return;
     }
     println!("\nbest architectures:");
-    println!("{:<18} {:>9} {:>10}  architecture", "id", "accuracy", "predicted");
+    println!(
+        "{:<18} {:>9} {:>10}  architecture",
+        "id", "accuracy", "predicted"
+    );
     for r in best {
-        let predicted =
-            r.predicted.map_or("-".to_string(), |p| format!("{p:.4}"));
-        println!("{:<18} {:>9.4} {:>10}  {}", r.arch_id, r.accuracy, predicted, r.arch);
+        let predicted = r.predicted.map_or("-".to_string(), |p| format!("{p:.4}"));
+        println!(
+            "{:<18} {:>9.4} {:>10}  {}",
+            r.arch_id, r.accuracy, predicted, r.arch
+        );
     }
 }
 
@@ -161,8 +169,14 @@ pub fn run_status(args: StatusArgs) -> anyhow::Result<()> {
         println!(
             "architectures {}  candidates {}  jobs: queued {} running {} \
              done {} failed {}  diverged {}  predictors {}",
-            s.architectures, s.candidates, s.queued, s.running, s.done,
-            s.failed, s.diverged, s.predictors
+            s.architectures,
+            s.candidates,
+            s.queued,
+            s.running,
+            s.done,
+            s.failed,
+            s.diverged,
+            s.predictors
         );
         let results = store.results().await?;
         print_best(&results[..results.len().min(5)]);

@@ -23,18 +23,15 @@ pub fn read_input(path: &PathBuf) -> anyhow::Result<String> {
             .read_to_string(&mut text)
             .context("reading stdin")?;
     } else {
-        text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     }
     Ok(text)
 }
 
 /// Parses one JSON architecture or JSON Lines of them; errors name the
 /// source and the line.
-pub fn parse_architectures(
-    text: &str,
-    source: &str,
-) -> anyhow::Result<Vec<Architecture>> {
+pub fn parse_architectures(text: &str, source: &str) -> anyhow::Result<Vec<Architecture>> {
     if text.trim().is_empty() {
         bail!("{source}: empty input, expected architecture JSON");
     }
@@ -47,8 +44,7 @@ pub fn parse_architectures(
         if line.trim().is_empty() {
             continue;
         }
-        let arch = Architecture::from_json(line)
-            .with_context(|| format!("{source}:{}", n + 1))?;
+        let arch = Architecture::from_json(line).with_context(|| format!("{source}:{}", n + 1))?;
         archs.push(arch);
     }
     Ok(archs)
@@ -66,7 +62,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn print_table(arch: &Architecture) -> anyhow::Result<()> {
     let net = arch.expand()?;
-    println!("architecture {} (skeleton {})", arch.id(), arch.skeleton_name());
+    println!(
+        "architecture {} (skeleton {})",
+        arch.id(),
+        arch.skeleton_name()
+    );
     println!(
         "{:<26} {:<22} {:>12} {:>12} {:>10} {:>13} {:>14}",
         "part", "op", "input", "output", "params", "FLOPs", "code"

@@ -6,9 +6,11 @@
 //! 1. **Folded embeddings.** A layer's input to the LSTM gates is
 //!    `[e_ty | e_kw | e_kh | e_ch | e_pos] W_ih + b`. Each part of that sum
 //!    depends on one small table only, so every table is multiplied through
-//!    its slice of `W_ih` once, when the path is built. At run time the
-//!    input half of the gates is the sum of five looked-up rows of width
-//!    `4 * hidden` (the bias folded into the type rows): no input matmul.
+//!    its slice of `W_ih` once, when the path is built, and the folded
+//!    tables are pre-summed in pairs (TY with CH plus the bias, KW with
+//!    KH). At run time the input half of the gates is the sum of two
+//!    looked-up rows of width `4 * hidden` (three with positions): no
+//!    input matmul.
 //! 2. **A register-blocked GEMM** for the recurrent product `h W_hh`, the
 //!    only real arithmetic left (8.2 MFLOP per 40-layer architecture), and
 //!    vectorised gate nonlinearities. Both are written once over `pulp`'s
@@ -35,11 +37,13 @@ use super::weights::{Dense, Matrix, NORM_EPSILON, Norm, Weights};
 #[derive(Debug, Clone)]
 pub struct FastNet {
     hidden: usize,
-    /// Folded tables, `[rows, 4 hidden]` each; the LSTM bias is in `ty`.
-    ty: Matrix,
-    kw: Matrix,
-    kh: Matrix,
-    ch: Matrix,
+    /// Folded tables, `[rows, 4 hidden]` each, pre-summed in pairs: row
+    /// `ty * ratio_rows + ch` holds TY's and CH's parts plus the LSTM bias,
+    /// row `kw * kernel_rows + kh` KW's and KH's.
+    type_ratio: Matrix,
+    kernels: Matrix,
+    ratio_rows: usize,
+    kernel_rows: usize,
     position: Option<Matrix>,
     /// `[hidden, 4 hidden]`, packed in column panels when the width
     /// allows it.
@@ -94,17 +98,25 @@ impl FastNet {
             offset += width;
             folded
         };
-        let mut ty = next(&w.type_table, d.d_type);
+        let ty = next(&w.type_table, d.d_type);
         let kw = next(&w.kernel_table, d.d_kernel);
         let kh = next(&w.kernel_table, d.d_kernel);
         let ch = next(&w.ratio_table, d.d_ratio);
         let position = (d.d_position > 0).then(|| next(&w.position_table, d.d_position));
-        for r in 0..ty.rows {
-            let row = &mut ty.data[r * ty.cols..(r + 1) * ty.cols];
-            for (x, b) in row.iter_mut().zip(&w.lstm_bias) {
-                *x += b;
+
+        // Two lookups per layer instead of four: sum the tables in pairs.
+        let pairs = |a: &Matrix, b: &Matrix, bias: Option<&[f32]>| {
+            let mut out = Matrix::zeros(a.rows * b.rows, a.cols);
+            for (i, row) in out.data.chunks_exact_mut(a.cols).enumerate() {
+                let (x, y) = (a.row(i / b.rows), b.row(i % b.rows));
+                for (j, o) in row.iter_mut().enumerate() {
+                    *o = x[j] + y[j] + bias.map_or(0.0, |b| b[j]);
+                }
             }
-        }
+            out
+        };
+        let type_ratio = pairs(&ty, &ch, Some(&w.lstm_bias));
+        let kernels = pairs(&kw, &kh, None);
 
         // Head: split the first layer's rows into feature and epoch parts.
         let dense1 = fold_norm(&w.dense1, &w.norm1);
@@ -125,10 +137,10 @@ impl FastNet {
         }
         FastNet {
             hidden: d.hidden,
-            ty,
-            kw,
-            kh,
-            ch,
+            type_ratio,
+            kernels,
+            ratio_rows: ch.rows,
+            kernel_rows: kh.rows,
             position,
             recurrent: w.lstm_hidden.clone(),
             packed: Packed::new(&w.lstm_hidden),
@@ -188,11 +200,11 @@ impl FastNet {
                 let token = sequences[i][t];
                 let code = token.code;
                 let row = &mut gates[r * gates_width..(r + 1) * gates_width];
+                let (ty, ch) = (usize::from(code.ty), usize::from(code.ch));
+                let (kw, kh) = (usize::from(code.kw), usize::from(code.kh));
                 let parts = [
-                    self.ty.row(usize::from(code.ty)),
-                    self.kw.row(usize::from(code.kw)),
-                    self.kh.row(usize::from(code.kh)),
-                    self.ch.row(usize::from(code.ch)),
+                    self.type_ratio.row(ty * self.ratio_rows + ch),
+                    self.kernels.row(kw * self.kernel_rows + kh),
                 ];
                 let position = self
                     .position
@@ -205,10 +217,12 @@ impl FastNet {
                 });
             }
 
-            // Recurrent half, then the cell update.
+            // Recurrent half (nothing at the first step, where h = 0),
+            // then the cell update.
             let a = &h[..active * hidden];
             let out = &mut gates[..active * gates_width];
             match &self.packed {
+                _ if t == 0 => {}
                 Some(b) => arch.dispatch(PackedGemm {
                     m: active,
                     a,
@@ -272,10 +286,10 @@ impl FastNet {
     }
 }
 
-/// `out = a + b + c + d (+ extra)`, elementwise.
+/// `out = a + b (+ extra)`, elementwise.
 struct SumRows<'a> {
     out: &'a mut [f32],
-    parts: [&'a [f32]; 4],
+    parts: [&'a [f32]; 2],
     extra: Option<&'a [f32]>,
 }
 
@@ -286,9 +300,9 @@ impl WithSimd for SumRows<'_> {
     fn with_simd<S: Simd>(self, _simd: S) {
         // Plain loops: inside `dispatch` they compile with the detected
         // target features, and LLVM vectorises them.
-        let [a, b, c, d] = self.parts;
-        for (j, o) in self.out.iter_mut().enumerate() {
-            *o = a[j] + b[j] + c[j] + d[j];
+        let [a, b] = self.parts;
+        for ((o, x), y) in self.out.iter_mut().zip(a).zip(b) {
+            *o = x + y;
         }
         if let Some(e) = self.extra {
             for (o, x) in self.out.iter_mut().zip(e) {
