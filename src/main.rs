@@ -38,6 +38,8 @@ enum Command {
     Download(commands::download::Args),
     /// Run the search daemon from a config file.
     Search(commands::search::SearchArgs),
+    /// Train queued jobs of a shared store (distributed training).
+    Worker(commands::worker::Args),
     /// Summarise a search store.
     Status(commands::search::StatusArgs),
     /// Export a search store's results as CSV or JSON Lines.
@@ -59,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args),
         Command::Download(args) => commands::download::run(args),
         Command::Search(args) => commands::search::run_search(args),
+        Command::Worker(args) => commands::worker::run(args),
         Command::Status(args) => commands::search::run_status(args),
         Command::Results(args) => commands::search::run_results(args),
         Command::Bench(bench) => commands::bench::run(bench),

@@ -38,6 +38,8 @@ pub const DAEMON_WORKER: &str = "daemon";
 pub const MAX_ATTEMPTS: i64 = 3;
 /// Lease of the daemon's own jobs; renewed every third of it.
 const LEASE: Duration = Duration::from_secs(600);
+/// How often a coordinator without a local trainer looks for results.
+const POLL: Duration = Duration::from_millis(500);
 /// Draw rounds without a new candidate before the space counts as spent.
 const MAX_EMPTY_DRAWS: usize = 50;
 
@@ -101,6 +103,9 @@ struct State {
     trained: usize,
     refits: usize,
     refits_accepted: usize,
+    /// Ids of results taken in, and the latest finish time among them.
+    result_ids: HashSet<String>,
+    last_result_at: f64,
 }
 
 impl State {
@@ -117,7 +122,7 @@ impl State {
 /// be called inside an actix `System`.
 pub async fn run(
     config: SearchConfig,
-    backend: Arc<dyn TrainBackend>,
+    backend: Option<Arc<dyn TrainBackend>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<SearchReport, SearchError> {
     let started = Instant::now();
@@ -144,9 +149,13 @@ pub async fn run(
         trained: 0,
         refits: 0,
         refits_accepted: 0,
+        result_ids: HashSet::new(),
+        last_result_at: 0.0,
         config,
     };
     for row in state.store.results().await?.into_iter().rev() {
+        state.result_ids.insert(row.arch_id.clone());
+        state.last_result_at = state.last_result_at.max(row.finished_at);
         match Architecture::from_json(&row.arch) {
             Ok(arch) => state.note_result(arch, row.accuracy),
             Err(e) => tracing::warn!(arch = %row.arch_id, error = %e,
@@ -164,13 +173,13 @@ pub async fn run(
     .start();
     let screener = Screener::new(state.config.screener.clone(), seed).start();
     let cancel = Arc::new(AtomicBool::new(false));
-    let trainer = {
-        let (backend, cancel) = (backend.clone(), cancel.clone());
+    let trainer = backend.map(|backend| {
+        let cancel = cancel.clone();
         SyncArbiter::start(state.config.trainer.slots, move || Trainer {
             backend: backend.clone(),
             cancel: cancel.clone(),
         })
-    };
+    });
     let refitter = {
         let config = state.config.refitter.clone();
         SyncArbiter::start(1, move || Refitter {
@@ -229,6 +238,43 @@ pub async fn run(
                 cancel.store(true, Ordering::Relaxed);
             }
         }
+
+        // Without a local trainer, workers train: keep them fed and
+        // collect their results from the store.
+        let Some(trainer) = &trainer else {
+            let awaiting_first_fit = state.refitting && state.predictor.is_none();
+            let pending = state.store.pending_count().await? as usize;
+            let mut queued = pending;
+            while stopped_by.is_none()
+                && !awaiting_first_fit
+                && queued < state.config.trainer.slots
+                && max.is_none_or(|n| state.results.len() + queued < n)
+            {
+                let n = produce(&mut state, &sampler, &screener).await?;
+                queued += n;
+                if n == 0 {
+                    break;
+                }
+            }
+            metrics::gauge!(m::JOBS_RUNNING).set(pending as f64);
+            let budget_done = max.is_some_and(|n| state.results.len() >= n);
+            if !state.refitting && (stopped_by.is_some() || budget_done) {
+                stopped_by.get_or_insert("budget");
+                break;
+            }
+            let until = deadline.unwrap_or(started + Duration::from_secs(1 << 40));
+            tokio::select! {
+                Some(event) = rx.recv() => {
+                    handle(&mut state, event, &refitter, &screener, &tx).await?;
+                }
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep_until(until.into()), if stopped_by.is_none() => {}
+                _ = tokio::time::sleep(POLL) => {
+                    collect_worker_results(&mut state, &refitter, &tx).await?;
+                }
+            }
+            continue;
+        };
 
         // Fill free slots while the budget allows.
         let budget_left = |s: &State| {
@@ -331,76 +377,91 @@ async fn next_job(
             }
         }
 
-        // Nothing queued: draw, drop known architectures, screen.
-        let best: Vec<Architecture> = state.best.iter().map(|(a, _)| a.clone()).collect();
-        let count = state.config.screener.batch;
-        let Candidates(drawn) = sampler
-            .send(Draw { count, best })
-            .await
-            .map_err(|e| SearchError::Setup(format!("sampler: {e}")))?;
-        let mut fresh = Vec::new();
-        let mut seen = HashSet::new();
-        let mut duplicates = 0;
-        let max_flops = state.config.search.max_mflops.map(|m| m * 1e6);
-        for arch in drawn {
-            let id = arch.id().to_string();
-            if state.known.contains(&id) || !seen.insert(id) {
-                duplicates += 1;
-                continue;
-            }
-            let flops = arch.expand().map_or(f64::INFINITY, |n| n.flops as f64);
-            if max_flops.is_none_or(|max| flops <= max) {
-                fresh.push(arch);
-            }
-        }
-        metrics::counter!(m::CANDIDATES_DUPLICATE).increment(duplicates as u64);
-        if fresh.is_empty() {
-            continue;
-        }
-        let screened = screener
-            .send(Screen { candidates: fresh })
-            .await
-            .map_err(|e| SearchError::Setup(format!("screener: {e}")))?;
-
-        // Persist the whole batch, then queue the forwarded ones.
-        let ids: Vec<(String, String, u64)> = screened
-            .forwarded
-            .iter()
-            .chain(&screened.rejected)
-            .map(|(a, _)| {
-                let params = a.expand().map_or(0, |n| n.params);
-                (a.id().to_string(), a.to_json(), params)
-            })
-            .collect();
-        let n_fwd = screened.forwarded.len();
-        let batch: Vec<Candidate> = screened
-            .forwarded
-            .iter()
-            .chain(&screened.rejected)
-            .zip(&ids)
-            .enumerate()
-            .map(|(i, ((_, p), (id, json, params)))| Candidate {
-                arch_id: id,
-                json,
-                params: *params,
-                predicted: p.map(|p| (p.accuracy, p.uncertainty)),
-                forwarded: i < n_fwd,
-            })
-            .collect();
-        let space = state.space.name();
-        state
-            .store
-            .record_candidates(space, &batch, screened.version)
-            .await?;
-        for ((_, p), (id, _, _)) in screened.forwarded.iter().zip(&ids) {
-            if state.store.enqueue(id, p.map(|p| p.accuracy)).await? {
-                state.known.insert(id.clone());
-            }
-        }
-        let queued = state.store.jobs_in("queued").await?.len();
-        metrics::gauge!(m::JOBS_QUEUED).set(queued as f64);
+        // Nothing queued: draw, screen and queue new candidates.
+        produce(state, sampler, screener).await?;
     }
     Ok(None)
+}
+
+/// Draws a batch, drops known architectures and those over the compute
+/// budget, screens the rest, persists the batch and queues the forwarded
+/// candidates. Returns how many were queued.
+async fn produce(
+    state: &mut State,
+    sampler: &Addr<Sampler>,
+    screener: &Addr<Screener>,
+) -> Result<usize, SearchError> {
+    // Nothing queued: draw, drop known architectures, screen.
+    let best: Vec<Architecture> = state.best.iter().map(|(a, _)| a.clone()).collect();
+    let count = state.config.screener.batch;
+    let Candidates(drawn) = sampler
+        .send(Draw { count, best })
+        .await
+        .map_err(|e| SearchError::Setup(format!("sampler: {e}")))?;
+    let mut fresh = Vec::new();
+    let mut seen = HashSet::new();
+    let mut duplicates = 0;
+    let max_flops = state.config.search.max_mflops.map(|m| m * 1e6);
+    for arch in drawn {
+        let id = arch.id().to_string();
+        if state.known.contains(&id) || !seen.insert(id) {
+            duplicates += 1;
+            continue;
+        }
+        let flops = arch.expand().map_or(f64::INFINITY, |n| n.flops as f64);
+        if max_flops.is_none_or(|max| flops <= max) {
+            fresh.push(arch);
+        }
+    }
+    metrics::counter!(m::CANDIDATES_DUPLICATE).increment(duplicates as u64);
+    if fresh.is_empty() {
+        return Ok(0);
+    }
+    let screened = screener
+        .send(Screen { candidates: fresh })
+        .await
+        .map_err(|e| SearchError::Setup(format!("screener: {e}")))?;
+
+    // Persist the whole batch, then queue the forwarded ones.
+    let ids: Vec<(String, String, u64)> = screened
+        .forwarded
+        .iter()
+        .chain(&screened.rejected)
+        .map(|(a, _)| {
+            let params = a.expand().map_or(0, |n| n.params);
+            (a.id().to_string(), a.to_json(), params)
+        })
+        .collect();
+    let n_fwd = screened.forwarded.len();
+    let batch: Vec<Candidate> = screened
+        .forwarded
+        .iter()
+        .chain(&screened.rejected)
+        .zip(&ids)
+        .enumerate()
+        .map(|(i, ((_, p), (id, json, params)))| Candidate {
+            arch_id: id,
+            json,
+            params: *params,
+            predicted: p.map(|p| (p.accuracy, p.uncertainty)),
+            forwarded: i < n_fwd,
+        })
+        .collect();
+    let space = state.space.name();
+    state
+        .store
+        .record_candidates(space, &batch, screened.version)
+        .await?;
+    let mut queued_now = 0;
+    for ((_, p), (id, _, _)) in screened.forwarded.iter().zip(&ids) {
+        if state.store.enqueue(id, p.map(|p| p.accuracy)).await? {
+            state.known.insert(id.clone());
+            queued_now += 1;
+        }
+    }
+    let queued = state.store.jobs_in("queued").await?.len();
+    metrics::gauge!(m::JOBS_QUEUED).set(queued as f64);
+    Ok(queued_now)
 }
 
 /// Applies one event to the state and the store.
@@ -533,6 +594,32 @@ async fn handle(
             });
         }
     }
+    Ok(())
+}
+
+/// Takes in results that workers stored since the last look.
+async fn collect_worker_results(
+    state: &mut State,
+    refitter: &Addr<Refitter>,
+    tx: &mpsc::UnboundedSender<Event>,
+) -> Result<(), SearchError> {
+    let since = state.last_result_at;
+    for row in state.store.results_since(since).await? {
+        if !state.result_ids.insert(row.arch_id.clone()) {
+            continue;
+        }
+        state.last_result_at = state.last_result_at.max(row.finished_at);
+        metrics::histogram!(m::MEASURED_ACCURACY).record(row.accuracy);
+        metrics::histogram!(m::JOB_SECONDS).record(row.seconds);
+        metrics::counter!(m::JOBS_FINISHED, "outcome" => row.status.clone()).increment(1);
+        metrics::counter!(m::WORKER_JOBS, "worker" => row.worker.clone()).increment(1);
+        if let Ok(arch) = Architecture::from_json(&row.arch) {
+            state.trained += 1;
+            state.since_refit += 1;
+            state.note_result(arch, row.accuracy);
+        }
+    }
+    maybe_refit(state, refitter, tx);
     Ok(())
 }
 

@@ -121,6 +121,10 @@ pub enum Backend {
     Native,
     /// Answers from a benchmark table after a simulated duration.
     Table,
+    /// No local trainer: `peephole worker` processes claim the queued
+    /// jobs from the (shared) store; `slots` is how many jobs to keep
+    /// queued or running for them.
+    Workers,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

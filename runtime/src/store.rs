@@ -32,6 +32,19 @@ pub enum StoreError {
     Data { what: &'static str, message: String },
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds an optional float. sqlx 0.8's Any driver sends a NULL `f64` with
+/// the type of an `f32` and the other way round, which PostgreSQL rejects
+/// for a DOUBLE PRECISION column ("incorrect binary data format"); binding
+/// a NULL `f32` comes out as the NULL `f64` the column wants.
+fn bind_f64(q: AnyQuery<'_>, v: Option<f64>) -> AnyQuery<'_> {
+    match v {
+        Some(x) => q.bind(x),
+        None => q.bind(None::<f32>),
+    }
+}
+
 fn query_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
@@ -249,20 +262,20 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(query_err("recording an architecture"))?;
-            sqlx::query(
+            let q = sqlx::query(
                 "INSERT INTO candidates (arch_id, predicted, uncertainty,
                  forwarded, predictor_version, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(c.arch_id)
-            .bind(c.predicted.map(|p| p.0))
-            .bind(c.predicted.map(|p| p.1))
-            .bind(c.forwarded as i64)
-            .bind(predictor_version)
-            .bind(t)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("recording a candidate"))?;
+            .bind(c.arch_id);
+            let q = bind_f64(q, c.predicted.map(|p| p.0));
+            bind_f64(q, c.predicted.map(|p| p.1))
+                .bind(c.forwarded as i64)
+                .bind(predictor_version)
+                .bind(t)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err("recording a candidate"))?;
         }
         tx.commit().await.map_err(query_err("commit"))?;
         Ok(())
@@ -285,37 +298,37 @@ impl Store {
         forwarded: bool,
         predictor_version: Option<i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO candidates (arch_id, predicted, uncertainty,
              forwarded, predictor_version, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(arch_id)
-        .bind(predicted.map(|p| p.0))
-        .bind(predicted.map(|p| p.1))
-        .bind(forwarded as i64)
-        .bind(predictor_version)
-        .bind(now())
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("recording a candidate"))?;
+        .bind(arch_id);
+        let q = bind_f64(q, predicted.map(|p| p.0));
+        bind_f64(q, predicted.map(|p| p.1))
+            .bind(forwarded as i64)
+            .bind(predictor_version)
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("recording a candidate"))?;
         Ok(())
     }
 
     /// Queues a job; false when the architecture already has one (queued,
     /// running or finished), so nothing is ever trained twice.
     pub async fn enqueue(&self, arch_id: &str, predicted: Option<f64>) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO jobs (arch_id, state, attempts, predicted,
              created_at) VALUES ($1, 'queued', 0, $2, $3)
              ON CONFLICT (arch_id) DO NOTHING",
         )
-        .bind(arch_id)
-        .bind(predicted)
-        .bind(now())
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("queueing a job"))?;
+        .bind(arch_id);
+        let done = bind_f64(q, predicted)
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("queueing a job"))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -532,6 +545,22 @@ impl Store {
             .collect())
     }
 
+    /// Jobs queued or running.
+    pub async fn pending_count(&self) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+            .await
+    }
+
+    /// Results finished at or after `t` (seconds since the epoch).
+    pub async fn results_since(&self, t: f64) -> Result<Vec<ResultRow>, StoreError> {
+        Ok(self
+            .results()
+            .await?
+            .into_iter()
+            .filter(|r| r.finished_at >= t)
+            .collect())
+    }
+
     /// Number of stored results.
     pub async fn result_count(&self) -> Result<i64, StoreError> {
         self.count("SELECT COUNT(*) FROM results").await
@@ -573,20 +602,20 @@ impl Store {
         let version = self
             .count("SELECT COALESCE(MAX(version), 0) + 1 FROM predictors")
             .await?;
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO predictors (version, created_at, trained_on,
              heldout_tau, accepted, checkpoint)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(version)
         .bind(now())
-        .bind(trained_on)
-        .bind(heldout_tau)
-        .bind(accepted as i64)
-        .bind(checkpoint)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("recording a predictor"))?;
+        .bind(trained_on);
+        bind_f64(q, heldout_tau)
+            .bind(accepted as i64)
+            .bind(checkpoint)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("recording a predictor"))?;
         Ok(version)
     }
 
@@ -626,85 +655,131 @@ impl Store {
 mod tests {
     use super::*;
 
-    async fn store() -> (tempfile::TempDir, Store) {
+    /// A fresh store on every backend available: SQLite always, and
+    /// PostgreSQL in a new schema when `PEEPHOLE_TEST_POSTGRES_URL` is set.
+    async fn stores() -> Vec<(Option<tempfile::TempDir>, String)> {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        (dir, Store::open(&url).await.unwrap())
+        let sqlite = format!("sqlite://{}", dir.path().join("s.db").display());
+        let mut out = vec![(Some(dir), sqlite)];
+        match std::env::var("PEEPHOLE_TEST_POSTGRES_URL") {
+            Ok(url) => {
+                let nanos = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos();
+                let schema = format!("t{nanos}");
+                install_default_drivers();
+                let admin = AnyPoolOptions::new().connect(&url).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+                out.push((None, scoped));
+            }
+            Err(_) => eprintln!("PostgreSQL store tests skipped: set PEEPHOLE_TEST_POSTGRES_URL"),
+        }
+        out
     }
 
     #[tokio::test]
     async fn a_job_is_queued_once_and_finished_once() {
-        let (_dir, s) = store().await;
-        s.put_architecture("a1", "nb201", "{}", 10).await.unwrap();
-        assert!(s.enqueue("a1", Some(0.5)).await.unwrap());
-        assert!(!s.enqueue("a1", Some(0.9)).await.unwrap());
-        let lease = Duration::from_secs(60);
-        let (job, over) = s.claim("w1", lease, 3).await.unwrap().unwrap();
-        assert_eq!((job.arch_id.as_str(), over), ("a1", false));
-        assert!(s.claim("w2", lease, 3).await.unwrap().is_none());
-        assert!(
-            !s.finish("a1", "w2", 0.9, "completed", "[]", 1.0)
-                .await
-                .unwrap()
-        );
-        assert!(
-            s.finish("a1", "w1", 0.8, "completed", "[]", 1.0)
-                .await
-                .unwrap()
-        );
-        let results = s.results().await.unwrap();
-        assert_eq!(results.len(), 1);
-        assert_eq!(results[0].accuracy, 0.8);
-        assert_eq!(results[0].predicted, Some(0.5));
+        for (_dir, url) in stores().await {
+            let s = Store::open(&url).await.unwrap();
+            s.put_architecture("a1", "nb201", "{}", 10).await.unwrap();
+            assert!(s.enqueue("a1", Some(0.5)).await.unwrap());
+            assert!(!s.enqueue("a1", Some(0.9)).await.unwrap());
+            let lease = Duration::from_secs(60);
+            let (job, over) = s.claim("w1", lease, 3).await.unwrap().unwrap();
+            assert_eq!((job.arch_id.as_str(), over), ("a1", false));
+            assert!(s.claim("w2", lease, 3).await.unwrap().is_none());
+            let fin = |w: &'static str, a: f64| {
+                let s = s.clone();
+                async move { s.finish("a1", w, a, "completed", "[]", 1.0).await.unwrap() }
+            };
+            assert!(!fin("w2", 0.9).await);
+            assert!(fin("w1", 0.8).await);
+            let results = s.results().await.unwrap();
+            assert_eq!(results.len(), 1, "{url}");
+            assert_eq!(results[0].accuracy, 0.8);
+            assert_eq!(results[0].predicted, Some(0.5));
+        }
     }
 
     #[tokio::test]
     async fn expired_leases_are_claimed_again_and_attempts_are_capped() {
-        let (_dir, s) = store().await;
-        s.put_architecture("a1", "nb201", "{}", 10).await.unwrap();
-        s.enqueue("a1", None).await.unwrap();
-        let short = Duration::from_millis(1);
-        s.claim("w1", short, 2).await.unwrap().unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (job, over) = s.claim("w2", short, 2).await.unwrap().unwrap();
-        assert_eq!((job.attempts, over), (2, true));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        // Two attempts used: nobody may claim it a third time.
-        assert!(s.claim("w3", short, 2).await.unwrap().is_none());
-        // The first worker lost its lease: its late result is refused.
-        assert!(
-            !s.finish("a1", "w1", 0.7, "completed", "[]", 1.0)
-                .await
-                .unwrap()
-        );
+        for (_dir, url) in stores().await {
+            let s = Store::open(&url).await.unwrap();
+            s.put_architecture("a1", "nb201", "{}", 10).await.unwrap();
+            s.enqueue("a1", None).await.unwrap();
+            let short = Duration::from_millis(1);
+            s.claim("w1", short, 2).await.unwrap().unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (job, over) = s.claim("w2", short, 2).await.unwrap().unwrap();
+            assert_eq!((job.attempts, over), (2, true));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Two attempts used: nobody may claim it a third time.
+            assert!(s.claim("w3", short, 2).await.unwrap().is_none());
+            // The first worker lost its lease: its late result is refused.
+            let late = s.finish("a1", "w1", 0.7, "completed", "[]", 1.0);
+            assert!(!late.await.unwrap());
+        }
     }
 
     #[tokio::test]
     async fn requeue_puts_a_dead_workers_jobs_back() {
-        let (_dir, s) = store().await;
-        s.put_architecture("a1", "nb201", "{}", 10).await.unwrap();
-        s.enqueue("a1", None).await.unwrap();
-        s.claim("daemon", Duration::from_secs(600), 3)
-            .await
-            .unwrap();
-        assert_eq!(s.requeue_worker("daemon").await.unwrap(), 1);
-        let (job, _) = s
-            .claim("daemon", Duration::from_secs(600), 3)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(job.attempts, 1);
-        let v = s
-            .record_predictor(10, Some(0.5), true, Some("p1"))
-            .await
-            .unwrap();
-        assert_eq!(v, 1);
-        let v = s
-            .record_predictor(12, Some(0.4), false, None)
-            .await
-            .unwrap();
-        assert_eq!(v, 2);
-        let summary = s.summary().await.unwrap();
-        assert_eq!((summary.running, summary.predictors), (1, 2));
+        for (_dir, url) in stores().await {
+            let s = Store::open(&url).await.unwrap();
+            s.put_architecture("a1", "nb201", "{}", 10).await.unwrap();
+            s.enqueue("a1", None).await.unwrap();
+            let long = Duration::from_secs(600);
+            s.claim("daemon", long, 3).await.unwrap();
+            assert_eq!(s.requeue_worker("daemon").await.unwrap(), 1);
+            let (job, _) = s.claim("daemon", long, 3).await.unwrap().unwrap();
+            assert_eq!(job.attempts, 1);
+            let v = s.record_predictor(10, Some(0.5), true, Some("p1"));
+            assert_eq!(v.await.unwrap(), 1);
+            let v = s.record_predictor(12, None, false, None).await.unwrap();
+            assert_eq!(v, 2);
+            let summary = s.summary().await.unwrap();
+            assert_eq!((summary.running, summary.predictors), (1, 2));
+        }
+    }
+
+    /// Many claimers on separate connection pools (as separate worker
+    /// processes would be) never get the same job.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_claims_never_share_a_job() {
+        for (_dir, url) in stores().await {
+            let s = Store::open(&url).await.unwrap();
+            for i in 0..120 {
+                let id = format!("a{i}");
+                s.put_architecture(&id, "nb201", "{}", 1).await.unwrap();
+                s.enqueue(&id, None).await.unwrap();
+            }
+            let mut tasks = Vec::new();
+            for w in 0..8 {
+                let url = url.clone();
+                tasks.push(tokio::spawn(async move {
+                    let s = Store::open(&url).await.unwrap();
+                    let name = format!("w{w}");
+                    let lease = Duration::from_secs(600);
+                    let mut mine = Vec::new();
+                    while let Some((job, _)) = s.claim(&name, lease, 3).await.unwrap() {
+                        mine.push(job.arch_id);
+                    }
+                    mine
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.unwrap());
+            }
+            let n = all.len();
+            all.sort();
+            all.dedup();
+            assert_eq!((n, all.len()), (120, 120), "{url}");
+        }
     }
 }

@@ -177,6 +177,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             drop(net.predict(&batch))
         })
     });
+    let gemm_only = time(args.seconds.min(3.0), args.batch, || {
+        fast.recurrent_products_only(args.batch, args.layers, 1)
+    });
     let torch = pytorch(&args);
 
     if args.json {
@@ -189,6 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "max_abs_diff_vs_burn": max_diff,
             "fast_archs_per_second": rate(Some(ours)),
             "burn_archs_per_second": rate(burn),
+            "recurrent_products_only_archs_per_second": rate(Some(gemm_only)),
             "pytorch_archs_per_second": rate(torch_rate),
             "pytorch_note": torch.as_ref().err(),
         });
@@ -231,5 +235,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok((rate, name)) => row(name, *rate),
         Err(note) => println!("PyTorch column skipped: {note}"),
     }
+    row("(recurrent GEMMs alone, 1 thread)", gemm_only);
     Ok(())
 }

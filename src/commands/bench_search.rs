@@ -110,12 +110,7 @@ fn evolution(table: &BenchTable, space: &Space, seed: u64, budget: usize) -> Cur
     best_curve(history)
 }
 
-fn peephole(
-    table: &BenchTable,
-    space: &Space,
-    seed: u64,
-    args: &Args,
-) -> anyhow::Result<Curve> {
+fn peephole(table: &BenchTable, space: &Space, seed: u64, args: &Args) -> anyhow::Result<Curve> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut trained: Vec<(Architecture, f64)> = Vec::new();
     let mut seen = HashSet::new();
@@ -146,7 +141,11 @@ fn peephole(
             let samples = trained
                 .iter()
                 .map(|(a, y)| {
-                    Ok(Sample { tokens: encoding.encode(a)?, epoch: 0, accuracy: *y })
+                    Ok(Sample {
+                        tokens: encoding.encode(a)?,
+                        epoch: 0,
+                        accuracy: *y,
+                    })
                 })
                 .collect::<Result<Vec<_>, model::predictor::PredictorError>>()?;
             let config = FitConfig {
@@ -160,7 +159,9 @@ fn peephole(
             predictor = Some(fit(&samples, &config, &mut |_| {})?.predictor);
             since_refit = 0;
         }
-        let Some(p) = &predictor else { unreachable!("fitted above") };
+        let Some(p) = &predictor else {
+            unreachable!("fitted above")
+        };
 
         // Draw, drop what is trained, score, train the best few.
         let mut best: Vec<_> = trained.clone();
@@ -181,12 +182,19 @@ fn peephole(
             continue;
         }
         let preds = p.predict(&pool, p.max_epoch())?;
-        let mut scored: Vec<(f64, Architecture)> =
-            preds.iter().map(|p| p.accuracy).zip(pool.drain(..)).collect();
+        let mut scored: Vec<(f64, Architecture)> = preds
+            .iter()
+            .map(|p| p.accuracy)
+            .zip(pool.drain(..))
+            .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut picked = 0;
         while picked < args.forward && !scored.is_empty() {
-            let i = if rng.random_bool(0.1) { rng.random_range(0..scored.len()) } else { 0 };
+            let i = if rng.random_bool(0.1) {
+                rng.random_range(0..scored.len())
+            } else {
+                0
+            };
             let (_, arch) = scored.remove(i);
             if train(arch, &mut trained, &mut seen) {
                 picked += 1;
@@ -202,13 +210,20 @@ fn peephole(
 
 /// Trainings until the curve reaches `target`, if it does.
 fn reach(curve: &Curve, target: f64) -> Option<usize> {
-    curve.iter().position(|b| *b >= target - 1e-9).map(|i| i + 1)
+    curve
+        .iter()
+        .position(|b| *b >= target - 1e-9)
+        .map(|i| i + 1)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// Runs the simulations and prints the table.
@@ -254,8 +269,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     for (method, curves, seconds) in rows {
         let at = |n: usize| {
-            let v: Vec<f64> = curves.iter().filter_map(|c| c.get(n - 1).copied()).collect();
-            if v.is_empty() { "-".into() } else { format!("{:.2}", median(v) * 100.0) }
+            let v: Vec<f64> = curves
+                .iter()
+                .filter_map(|c| c.get(n - 1).copied())
+                .collect();
+            if v.is_empty() {
+                "-".into()
+            } else {
+                format!("{:.2}", median(v) * 100.0)
+            }
         };
         let steps = |target: f64| {
             // Unreached counts as infinite, so the median says ">budget".

@@ -14,3 +14,4 @@ pub mod sample;
 pub mod search;
 pub mod show;
 pub mod train;
+pub mod worker;

@@ -28,10 +28,12 @@ pub struct SearchArgs {
     metrics: Option<String>,
 }
 
-/// Builds the trainer backend the config asks for.
-fn backend(config: &SearchConfig) -> anyhow::Result<Arc<dyn TrainBackend>> {
+/// Builds the trainer backend the config asks for; `None` when workers
+/// train.
+pub fn backend(config: &SearchConfig) -> anyhow::Result<Option<Arc<dyn TrainBackend>>> {
     let t = &config.trainer;
-    Ok(match t.backend {
+    Ok(Some(match t.backend {
+        Backend::Workers => return Ok(None),
         Backend::Table => {
             let table = BenchTable::load_csv(
                 &t.table_csv,
@@ -64,7 +66,7 @@ fn backend(config: &SearchConfig) -> anyhow::Result<Arc<dyn TrainBackend>> {
                 config: train,
             })
         }
-    })
+    }))
 }
 
 /// Runs the search until its budget, wall clock or a signal stops it.

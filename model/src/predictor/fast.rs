@@ -153,6 +153,31 @@ impl FastNet {
         }
     }
 
+    /// Runs only the recurrent products of a batch of `batch` sequences of
+    /// `steps` layers on one thread, `repeats` times: the part of
+    /// [`FastNet::predict`] that no folding removes, and so its ceiling.
+    pub fn recurrent_products_only(&self, batch: usize, steps: usize, repeats: usize) {
+        let arch = Arch::new();
+        let h = vec![0.01f32; batch * self.hidden];
+        let mut gates = vec![0.0f32; batch * 4 * self.hidden];
+        for _ in 0..repeats {
+            for _ in 1..steps {
+                let (a, c) = (&h[..], &mut gates[..]);
+                match &self.packed {
+                    Some(b) => arch.dispatch(PackedGemm { m: batch, a, b, c }),
+                    None => arch.dispatch(Gemm {
+                        m: batch,
+                        k: self.hidden,
+                        n: 4 * self.hidden,
+                        a,
+                        b: &self.recurrent.data,
+                        c,
+                    }),
+                }
+            }
+        }
+    }
+
     /// Predicted accuracy of each sequence at its epoch. Sequences must be
     /// non-empty with codes inside the tables (see
     /// [`super::Encoding::tokens`]) and epochs below the epoch table's size.
@@ -219,31 +244,38 @@ impl FastNet {
 
             // Recurrent half (nothing at the first step, where h = 0),
             // then the cell update.
-            let a = &h[..active * hidden];
             let out = &mut gates[..active * gates_width];
+            let (c, h) = (&mut c[..active * hidden], &mut h[..active * hidden]);
             match &self.packed {
-                _ if t == 0 => {}
-                Some(b) => arch.dispatch(PackedGemm {
-                    m: active,
-                    a,
+                _ if t == 0 => arch.dispatch(CellUpdate {
+                    hidden,
+                    gates: out,
+                    c,
+                    h,
+                }),
+                Some(b) => arch.dispatch(FusedStep {
                     b,
-                    c: out,
+                    gates: out,
+                    c,
+                    h,
                 }),
-                None => arch.dispatch(Gemm {
-                    m: active,
-                    k: hidden,
-                    n: gates_width,
-                    a,
-                    b: &self.recurrent.data,
-                    c: out,
-                }),
+                None => {
+                    arch.dispatch(Gemm {
+                        m: active,
+                        k: hidden,
+                        n: gates_width,
+                        a: h,
+                        b: &self.recurrent.data,
+                        c: out,
+                    });
+                    arch.dispatch(CellUpdate {
+                        hidden,
+                        gates: out,
+                        c,
+                        h,
+                    });
+                }
             }
-            arch.dispatch(CellUpdate {
-                hidden,
-                gates: &gates[..active * gates_width],
-                c: &mut c[..active * hidden],
-                h: &mut h[..active * hidden],
-            });
         }
 
         // Head, on rows in sorted order.
@@ -518,6 +550,80 @@ fn packed_tile<S: Simd, const R: usize, const NV: usize>(
     }
 }
 
+/// One LSTM step with packed recurrent weights, a block of rows at a
+/// time: the block's gates (input half already in `gates`) get the
+/// recurrent product, then the block's cell update runs while its gates
+/// are still in L1. A block's product reads only the block's own rows of
+/// `h`, so the update may overwrite them.
+struct FusedStep<'a> {
+    b: &'a Packed,
+    gates: &'a mut [f32],
+    c: &'a mut [f32],
+    h: &'a mut [f32],
+}
+
+impl WithSimd for FusedStep<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        match S::F32_LANES {
+            16 => fused_step::<S, 8, 2>(simd, self),
+            8 => fused_step::<S, 3, 4>(simd, self),
+            _ => {
+                let FusedStep { b, gates, c, h } = self;
+                let hidden = b.k;
+                let m = h.len() / hidden;
+                PackedGemm {
+                    m,
+                    a: h,
+                    b,
+                    c: gates,
+                }
+                .with_simd(simd);
+                CellUpdate {
+                    hidden,
+                    gates,
+                    c,
+                    h,
+                }
+                .with_simd(simd);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn fused_step<S: Simd, const R: usize, const NV: usize>(simd: S, step: FusedStep<'_>) {
+    let FusedStep { b, gates, c, h } = step;
+    let (k, n) = (b.k, b.n);
+    let blocks = gates
+        .chunks_mut(R * n)
+        .zip(c.chunks_mut(R * k))
+        .zip(h.chunks_mut(R * k));
+    for ((gates, c), h) in blocks {
+        let rows = h.len() / k;
+        for (panel, bp) in b.data.chunks_exact(k * PANEL).enumerate() {
+            let col = panel * PANEL;
+            if rows == R {
+                packed_tile::<S, R, NV>(simd, k, n, h, bp, &mut gates[col..]);
+            } else {
+                for r in 0..rows {
+                    let out = &mut gates[r * n + col..];
+                    packed_tile::<S, 1, NV>(simd, k, n, &h[r * k..], bp, out);
+                }
+            }
+        }
+        CellUpdate {
+            hidden: k,
+            gates,
+            c,
+            h,
+        }
+        .with_simd(simd);
+    }
+}
+
 /// LSTM cell update for each row: gates `[i | f | g | o]` in, `c` and `h`
 /// updated in place.
 struct CellUpdate<'a> {
@@ -548,11 +654,26 @@ impl WithSimd for CellUpdate<'_> {
             let (gf_v, gf_t) = S::as_simd_f32s(gf);
             let (gg_v, gg_t) = S::as_simd_f32s(gg);
             let (go_v, go_t) = S::as_simd_f32s(go);
+            let half = simd.splat_f32s(0.5);
             for v in 0..ci.len() {
-                let i = sigmoid_simd(simd, gi_v[v]);
-                let f = sigmoid_simd(simd, gf_v[v]);
-                let cand = tanh_simd(simd, gg_v[v]);
-                let o = sigmoid_simd(simd, go_v[v]);
+                // Four tanh as numerator / denominator, then one division
+                // for all four: 1/q_i = q_f q_g q_o / (q_i q_f q_g q_o).
+                // Divisions cost several times a multiply.
+                let (pi, qi) = tanh_ratio(simd, simd.mul_f32s(half, gi_v[v]));
+                let (pf, qf) = tanh_ratio(simd, simd.mul_f32s(half, gf_v[v]));
+                let (pg, qg) = tanh_ratio(simd, gg_v[v]);
+                let (po, qo) = tanh_ratio(simd, simd.mul_f32s(half, go_v[v]));
+                let (qif, qgo) = (simd.mul_f32s(qi, qf), simd.mul_f32s(qg, qo));
+                let inv = simd.div_f32s(simd.splat_f32s(1.0), simd.mul_f32s(qif, qgo));
+                let (inv_if, inv_go) = (simd.mul_f32s(inv, qgo), simd.mul_f32s(inv, qif));
+                let sig = |p, other_q, inv_pair| {
+                    let t = simd.mul_f32s(p, simd.mul_f32s(other_q, inv_pair));
+                    simd.mul_add_f32s(half, t, half)
+                };
+                let i = sig(pi, qf, inv_if);
+                let f = sig(pf, qi, inv_if);
+                let o = sig(po, qg, inv_go);
+                let cand = simd.mul_f32s(pg, simd.mul_f32s(qo, inv_go));
                 let cell = simd.mul_add_f32s(f, ci[v], simd.mul_f32s(i, cand));
                 ci[v] = cell;
                 hi[v] = simd.mul_f32s(o, tanh_simd(simd, cell));
@@ -586,8 +707,9 @@ const ALPHA: [f32; 7] = [
 ];
 const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
 
+/// Numerator and denominator of the rational tanh of `x`.
 #[inline(always)]
-fn tanh_simd<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+fn tanh_ratio<S: Simd>(simd: S, x: S::f32s) -> (S::f32s, S::f32s) {
     let x = simd.min_f32s(
         simd.max_f32s(x, simd.splat_f32s(-TANH_CLAMP)),
         simd.splat_f32s(TANH_CLAMP),
@@ -602,13 +724,13 @@ fn tanh_simd<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
     for &b in BETA[..3].iter().rev() {
         q = simd.mul_add_f32s(q, x2, simd.splat_f32s(b));
     }
-    simd.div_f32s(p, q)
+    (p, q)
 }
 
 #[inline(always)]
-fn sigmoid_simd<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
-    let half = simd.splat_f32s(0.5);
-    simd.mul_add_f32s(half, tanh_simd(simd, simd.mul_f32s(half, x)), half)
+fn tanh_simd<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    let (p, q) = tanh_ratio(simd, x);
+    simd.div_f32s(p, q)
 }
 
 /// Scalar twin of [`tanh_simd`], for tails.
