@@ -11,7 +11,8 @@
 //! message when the binary is absent): a short simulated search is scraped
 //! every second through the shipped `dashboards/prometheus.yml`, then every
 //! query is evaluated through the HTTP API. `promtool` checks the config,
-//! the rules and a scraped exposition.
+//! the rules and a scraped exposition, and runs the alert unit tests in
+//! `dashboards/alerts_test.yml`.
 //!
 //! Limits: metric names are found by a small PromQL lexer, enough for the
 //! shapes these files use; Prometheus itself is the parser of record.
@@ -498,10 +499,17 @@ fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     Ok((code, body.to_string()))
 }
 
-fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+/// Polls `ready` until it holds; on time-out fails with the log of the
+/// process waited for.
+fn wait_for(what: &str, log: &Path, limit: Duration, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
-        assert!(start.elapsed() < limit, "{what}: not ready in {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "{what}: not ready in {limit:?}; {}:\n{}",
+            log.display(),
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -670,10 +678,14 @@ fn prometheus_scrapes_the_daemon_and_evaluates_every_query() {
 
     // A daemon to scrape, then Prometheus.
     let _daemon = start_daemon(dir.path(), daemon_port);
-    wait_for("daemon /metrics", Duration::from_secs(60), || {
-        http_get(daemon_port, "/metrics").is_ok_and(|(c, _)| c == 200)
-    });
-    let log = File::create(dir.path().join("prometheus.log")).unwrap();
+    wait_for(
+        "daemon /metrics",
+        &dir.path().join("daemon.log"),
+        Duration::from_secs(60),
+        || http_get(daemon_port, "/metrics").is_ok_and(|(c, _)| c == 200),
+    );
+    let prom_log = dir.path().join("prometheus.log");
+    let log = File::create(&prom_log).unwrap();
     let _prometheus = Killed(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -687,9 +699,12 @@ fn prometheus_scrapes_the_daemon_and_evaluates_every_query() {
             .spawn()
             .expect("prometheus starts"),
     );
-    wait_for("prometheus /-/ready", Duration::from_secs(60), || {
-        http_get(prom_port, "/-/ready").is_ok_and(|(c, _)| c == 200)
-    });
+    wait_for(
+        "prometheus /-/ready",
+        &prom_log,
+        Duration::from_secs(60),
+        || http_get(prom_port, "/-/ready").is_ok_and(|(c, _)| c == 200),
+    );
 
     // The daemon's exposition passes promtool's lint.
     let (_, exposition) = http_get(daemon_port, "/metrics").unwrap();
@@ -703,7 +718,6 @@ fn prometheus_scrapes_the_daemon_and_evaluates_every_query() {
         .iter()
         .filter(|q| q.panel.as_deref().is_some_and(|p| CORE_PANELS.contains(&p)))
         .collect();
-    let prom_log = dir.path().join("prometheus.log");
     let start = Instant::now();
     let empty = loop {
         let empty: Vec<String> = core
@@ -756,17 +770,22 @@ fn prometheus_scrapes_the_daemon_and_evaluates_every_query() {
 
     // Prometheus loaded the rule file and evaluates every rule cleanly.
     let mut rules = Vec::new();
-    wait_for("rule evaluation", Duration::from_secs(30), || {
-        let (_, body) = http_get(prom_port, "/api/v1/rules").unwrap();
-        let v: Value = serde_json::from_str(&body).unwrap();
-        rules = v["data"]["groups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
-            .collect();
-        !rules.is_empty() && rules.iter().all(|r| r["health"] != "unknown")
-    });
+    wait_for(
+        "rule evaluation",
+        &prom_log,
+        Duration::from_secs(30),
+        || {
+            let (_, body) = http_get(prom_port, "/api/v1/rules").unwrap();
+            let v: Value = serde_json::from_str(&body).unwrap();
+            rules = v["data"]["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+                .collect();
+            !rules.is_empty() && rules.iter().all(|r| r["health"] != "unknown")
+        },
+    );
     assert_eq!(rules.len(), alerts().len(), "{rules:#?}");
     for r in &rules {
         assert_eq!(r["health"], "ok", "{r}");

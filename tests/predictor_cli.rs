@@ -261,3 +261,31 @@ fn bench_predictor_prints_json_per_method() {
     // Percent was detected: MSE on fractions is small.
     assert!(report["methods"]["gbt"]["mse"]["mean"].as_f64().unwrap() < 0.1);
 }
+
+#[test]
+fn bench_screening_runs_and_skips_missing_torch() {
+    let out = peephole(&[
+        "bench",
+        "screening",
+        "--batch",
+        "8",
+        "--layers",
+        "5",
+        "--seconds",
+        "0.05",
+        "--python",
+        "/nonexistent/python3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(report["max_abs_diff_vs_burn"].as_f64().unwrap() < 1e-5);
+    assert!(report["fast_archs_per_second"]["wall"].as_f64().unwrap() > 0.0);
+    assert!(report["pytorch_archs_per_second"].is_null());
+    assert!(
+        report["pytorch_note"]
+            .as_str()
+            .unwrap()
+            .contains("could not run")
+    );
+}

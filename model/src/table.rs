@@ -202,7 +202,7 @@ mod tests {
             ("acc,arch\n".to_string(), "no rows"),
             (format!("acc,arch\nNaN,{CELL}\n"), "t.csv:2: acc: 'NaN'"),
             ("acc,arch\n1,|bogus~0|\n".to_string(), "t.csv:2: arch"),
-            (format!("acc,arch\n1\n"), "1 fields"),
+            ("acc,arch\n1\n".to_string(), "1 fields"),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err().to_string();

@@ -37,7 +37,8 @@ pub struct Args {
     /// GPU indices; slot i trains on cuda:devices[i % len].
     #[arg(long, value_delimiter = ',')]
     devices: Vec<usize>,
-    /// Name in the store's `worker` column (default: host-pid).
+    /// Name in the store's `worker` column (default: host:pid); the part
+    /// before ':' or '/' labels the worker's metrics.
     #[arg(long)]
     name: Option<String>,
     /// Seconds a claimed job stays ours without renewal.
@@ -76,6 +77,11 @@ where
     }
 }
 
+/// The bounded metrics label of a worker name: its host part.
+pub fn worker_label(name: &str) -> String {
+    name.split([':', '/']).next().unwrap_or(name).to_string()
+}
+
 /// Runs the worker until idle for `--idle-exit` or a signal.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = SearchConfig::load(&args.config)?;
@@ -87,7 +93,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let name = args.name.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-        format!("{}-{}", host.trim(), std::process::id())
+        // Unique per process (leases are owned by name); the metrics label
+        // is the part before ':' so restarts do not mint new series.
+        format!("{}:{}", host.trim(), std::process::id())
     });
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -213,7 +221,7 @@ async fn run_slot(
                     )
                 })
                 .await?;
-                metrics::counter!(m::WORKER_JOBS, "worker" => worker.clone()).increment(1);
+                metrics::counter!(m::WORKER_JOBS, "worker" => worker_label(&worker)).increment(1);
                 tracing::info!(worker, arch = %id, accuracy = o.accuracy, stored,
                     "training done");
             }

@@ -448,7 +448,7 @@ struct Packed {
 impl Packed {
     /// `None` unless the width is a whole number of panels.
     fn new(b: &Matrix) -> Option<Packed> {
-        if b.cols % PANEL != 0 {
+        if !b.cols.is_multiple_of(PANEL) {
             return None;
         }
         let mut data = Vec::with_capacity(b.rows * b.cols);
