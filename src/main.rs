@@ -44,6 +44,8 @@ enum Command {
     Status(commands::search::StatusArgs),
     /// Export a search store's results as CSV or JSON Lines.
     Results(commands::search::ResultsArgs),
+    /// Scale the best blocks to ImageNet and write PyTorch modules.
+    Export(commands::export::Args),
     /// Benchmarks that print comparison tables.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -64,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Worker(args) => commands::worker::run(args),
         Command::Status(args) => commands::search::run_status(args),
         Command::Results(args) => commands::search::run_results(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Bench(bench) => commands::bench::run(bench),
     }
 }

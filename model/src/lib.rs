@@ -6,6 +6,7 @@
 //!   concrete networks, the architecture JSON format and ids.
 //! - [`sampler`], [`nb201`], [`space`]: search spaces and sampling.
 //! - [`table`]: benchmark tables of trained architectures.
+//! - [`transfer`]: scaling a block to ImageNet and PyTorch export.
 
 pub mod arch;
 pub mod baseline;
@@ -21,6 +22,7 @@ pub mod skeleton;
 pub mod space;
 pub mod table;
 pub mod train;
+pub mod transfer;
 pub mod ulc;
 
 pub use arch::{ArchId, Architecture, Body};

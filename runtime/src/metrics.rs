@@ -90,7 +90,24 @@ pub fn install(
         None => builder.install_recorder().map_err(|e| err(&e))?,
     };
     describe();
+    spawn_process_collector();
     Ok(handle)
+}
+
+/// Standard `process_*` series (CPU seconds, resident memory, threads,
+/// open file descriptors), refreshed every 5 seconds. Needs a tokio
+/// runtime; without one only the first reading is taken.
+pub fn spawn_process_collector() {
+    let collector = metrics_process::Collector::default();
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                collector.collect();
+            }
+        });
+    }
 }
 
 /// A builder with every histogram's buckets set.
@@ -162,6 +179,11 @@ pub fn describe() {
     describe_counter!(WORKER_JOBS, "Jobs finished by each worker");
     describe_counter!(LEASE_EXPIRIES, "Job leases that expired and were reclaimed");
     describe_gauge!(BUILD_INFO, "Build information (always 1)");
+    // Process CPU and memory, first reading now (install() refreshes them).
+    let process = metrics_process::Collector::default();
+    process.describe();
+    process.collect();
+
     // Register every series at zero so a scrape shows the full set from
     // the first second, before anything has happened.
     for name in [
@@ -211,6 +233,11 @@ pub fn describe() {
     )
     .set(1.0);
 }
+
+/// Process metrics from `metrics-process` (not `peephole_`-prefixed: they
+/// are the names every Prometheus user knows).
+pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
+pub const PROCESS_MEMORY: &str = "process_resident_memory_bytes";
 
 /// Every metric name, for tests that check dashboards against exports.
 pub const ALL: [&str; 22] = [

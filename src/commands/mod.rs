@@ -8,6 +8,7 @@ pub mod bench_search;
 pub mod bench_training;
 pub mod download;
 pub mod eval;
+pub mod export;
 pub mod fit;
 pub mod predict;
 pub mod sample;
