@@ -1,8 +1,8 @@
 //! Search configuration: TOML files such as `configs/quickstart.toml`.
 //!
 //! Every section and field is optional and has a default documented in
-//! `docs/configuration.md`; unknown fields are errors that name the field,
-//! and invalid values name the field and the value.
+//! `docs/daemon.md` (section Configuration); unknown fields are errors
+//! that name the field, and invalid values name the field and the value.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
