@@ -46,6 +46,8 @@ enum Command {
     Results(commands::search::ResultsArgs),
     /// Scale the best blocks to ImageNet and write PyTorch modules.
     Export(commands::export::Args),
+    /// Statistics and predicted-vs-measured plots of trained networks.
+    Analyze(commands::analyze::Args),
     /// Benchmarks that print comparison tables.
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -67,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Command::Status(args) => commands::search::run_status(args),
         Command::Results(args) => commands::search::run_results(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Analyze(args) => commands::analyze::run(args),
         Command::Bench(bench) => commands::bench::run(bench),
     }
 }

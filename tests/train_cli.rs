@@ -93,3 +93,21 @@ fn cifar_without_a_folder_says_how_to_get_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--data"), "{stderr}");
 }
+
+#[test]
+fn bench_training_runs_and_skips_a_missing_reference() {
+    let out = peephole()
+        .args(["bench", "training", "--steps", "1", "--warmup", "0"])
+        .args(["--batch-size", "2", "--threads", "1"])
+        .args(["--python", "/nonexistent/python3"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("burn flex (cpu)"), "{stdout}");
+    assert!(stdout.contains("skipped"), "{stdout}");
+}

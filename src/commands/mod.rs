@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes an `Args` (or subcommand enum)
 //! parsed by clap and a `run` function that returns `anyhow::Result`.
 
+pub mod analyze;
 pub mod bench;
 pub mod bench_predictor;
 pub mod bench_screening;
