@@ -108,6 +108,17 @@ params = sum(p.numel() for p in net.parameters())
 assert params == {params}, (params, {params})
 out = net(torch.randn(2, 3, 64, 64))
 assert tuple(out.shape) == (2, 1000), out.shape
+# Layer by layer at the full input size, every Rust layer's output
+# shape is the one the module list produces.
+assert len(model.RUST_LAYER_ENDS) == {layers}
+x, ends = torch.randn(1, *model.INPUT_SHAPE), set(model.RUST_LAYER_ENDS)
+shapes = []
+with torch.no_grad():
+    for i, m in enumerate(net.layers):
+        x = m(x)
+        if i in ends:
+            shapes.append(tuple(x.shape[1:]))
+assert shapes == model.RUST_OUTPUT_SHAPES, (shapes, model.RUST_OUTPUT_SHAPES)
 x = torch.randn(2, 4, 9, 9)
 ours = model.PaddedAvgPool((3, 3), 1, (1, 1, 1, 1))(x)
 ref = nn.AvgPool2d(3, 1, padding=1, count_include_pad=False)(x)
@@ -119,6 +130,7 @@ print("ok")
 "#,
         dir = dir.to_str().unwrap(),
         params = net.params,
+        layers = net.layers.len(),
     );
     let o = Command::new("python3")
         .args(["-c", &check])

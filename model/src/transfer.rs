@@ -105,11 +105,25 @@ pub fn transfer(arch: &Architecture, target: &str) -> Result<Architecture, Trans
 /// -inf, and average pooling excludes padded positions.
 pub fn pytorch_module(net: &Network, class_name: &str) -> Result<String, TransferError> {
     let mut body = String::new();
+    // Index of the module that ends each Rust layer, and that layer's
+    // output shape, so a test can compare the two layer lists.
+    let (mut ends, mut shapes) = (Vec::new(), Vec::new());
+    let mut modules = 0;
     for (index, layer) in net.layers.iter().enumerate() {
         let exprs = layer_exprs(&layer.op).ok_or_else(|| TransferError::Unsupported {
             index,
             op: format!("{:?}", layer.op),
         })?;
+        modules += exprs.len();
+        ends.push((modules - 1).to_string());
+        let o = layer.output;
+        shapes.push(
+            if matches!(layer.op, Op::GlobalAvgPool | Op::Linear { .. }) {
+                format!("({},)", o.c)
+            } else {
+                format!("({}, {}, {})", o.c, o.h, o.w)
+            },
+        );
         // Writing to a String cannot fail.
         let _ = writeln!(
             body,
@@ -136,6 +150,14 @@ INPUT_SHAPE = ({c}, {h}, {w})
 NUM_CLASSES = {classes}
 EXPECTED_PARAMS = {params}
 EXPECTED_FLOPS = {flops}
+# For each layer of the Rust model: the index in `layers` of the module
+# that ends it, and its output shape (without the batch dimension).
+RUST_LAYER_ENDS = [
+    {ends},
+]
+RUST_OUTPUT_SHAPES = [
+    {shapes},
+]
 
 
 class SamePad(nn.Module):
@@ -198,6 +220,8 @@ if __name__ == "__main__":
         classes = net.classes,
         params = net.params,
         flops = net.flops,
+        ends = ends.join(",\n    "),
+        shapes = shapes.join(",\n    "),
     ))
 }
 

@@ -122,7 +122,7 @@ fn write_export(out: &Path, rank: usize, source: &Source, target: &str) -> anyho
     let dir = out.join(format!("{rank:02}-{id}"));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
-    // The architecture alone, loadable by `peephole show --arch`.
+    // The architecture alone, loadable by `peephole show`.
     let arch_json = serde_json::to_string_pretty(&scaled.to_value())?;
     std::fs::write(dir.join("arch.json"), arch_json + "\n")?;
 
@@ -159,7 +159,7 @@ fn readme(source: &Source, net: &model::network::Network, target: &str) -> Strin
          | parameters ({target}) | {params} |\n\
          | FLOPs per image ({target}) | {flops} |\n\n\
          Files: `arch.json` (the scaled architecture in the project's \
-         format; `peephole show --arch arch.json` prints its layers), \
+         format; `peephole show arch.json` prints its layers), \
          `summary.json`, `model.py` (a PyTorch module, torch only).\n\n\
          The block is stacked as on CIFAR-10: 3x3 stem, three stages of two \
          copies with 2x2 max pooling after each, global average pooling, \
