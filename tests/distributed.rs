@@ -123,9 +123,10 @@ fn three_workers_one_killed_every_job_done_exactly_once_sqlite() {
 
 #[test]
 fn three_workers_one_killed_every_job_done_exactly_once_postgres() {
-    match std::env::var("PEEPHOLE_TEST_POSTGRES_URL") {
-        Ok(url) => scenario(&url),
-        Err(_) => eprintln!(
+    let url = std::env::var("PEEPHOLE_TEST_POSTGRES_URL").ok();
+    match url.filter(|u| !u.is_empty()) {
+        Some(url) => scenario(&url),
+        None => eprintln!(
             "skipped: set PEEPHOLE_TEST_POSTGRES_URL (e.g. \
              postgres://peephole:peephole@127.0.0.1/peephole_test) to run \
              on PostgreSQL"

@@ -661,8 +661,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}", dir.path().join("s.db").display());
         let mut out = vec![(Some(dir), sqlite)];
-        match std::env::var("PEEPHOLE_TEST_POSTGRES_URL") {
-            Ok(url) => {
+        let url = std::env::var("PEEPHOLE_TEST_POSTGRES_URL").ok();
+        match url.filter(|u| !u.is_empty()) {
+            Some(url) => {
                 let nanos = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap()
@@ -678,7 +679,7 @@ mod tests {
                 let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
                 out.push((None, scoped));
             }
-            Err(_) => eprintln!("PostgreSQL store tests skipped: set PEEPHOLE_TEST_POSTGRES_URL"),
+            None => eprintln!("PostgreSQL store tests skipped: set PEEPHOLE_TEST_POSTGRES_URL"),
         }
         out
     }
