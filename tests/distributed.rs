@@ -21,10 +21,11 @@ fn write_configs(dir: &Path, store: &str) -> (std::path::PathBuf, std::path::Pat
         .join("data/nas-bench-201/nats_tss_test_acc_200ep.csv");
     let common = format!(
         "[search]\nspace = \"nb201\"\nseed = 5\nstore = \"{store}\"\n\
-         max_trainings = 24\n\
+         max_trainings = 24\npredictor_dir = \"{predictors}\"\n\
          [screener]\nbatch = 100\nforward = 2\n\
          [refitter]\nmin_results = 12\nevery = 6\nepochs = 30\n\
-         [metrics]\nlisten = \"\"\n"
+         [metrics]\nlisten = \"\"\n",
+        predictors = dir.join("predictors").display(),
     );
     let coordinator = dir.join("coordinator.toml");
     std::fs::write(
