@@ -290,31 +290,6 @@ impl Store {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    /// Records one screening decision.
-    pub async fn record_candidate(
-        &self,
-        arch_id: &str,
-        predicted: Option<(f64, f64)>,
-        forwarded: bool,
-        predictor_version: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let q = sqlx::query(
-            "INSERT INTO candidates (arch_id, predicted, uncertainty,
-             forwarded, predictor_version, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(arch_id);
-        let q = bind_f64(q, predicted.map(|p| p.0));
-        bind_f64(q, predicted.map(|p| p.1))
-            .bind(forwarded as i64)
-            .bind(predictor_version)
-            .bind(now())
-            .execute(&self.pool)
-            .await
-            .map_err(query_err("recording a candidate"))?;
-        Ok(())
-    }
-
     /// Queues a job; false when the architecture already has one (queued,
     /// running or finished), so nothing is ever trained twice.
     pub async fn enqueue(&self, arch_id: &str, predicted: Option<f64>) -> Result<bool, StoreError> {
@@ -330,16 +305,6 @@ impl Store {
             .await
             .map_err(query_err("queueing a job"))?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// True when the architecture already has a job.
-    pub async fn has_job(&self, arch_id: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM jobs WHERE arch_id = $1")
-            .bind(arch_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(query_err("looking up a job"))?;
-        Ok(row.get::<i64, _>(0) > 0)
     }
 
     /// Claims the oldest queued job, or one whose lease has expired, for
@@ -519,13 +484,22 @@ impl Store {
 
     /// Every result, best first.
     pub async fn results(&self) -> Result<Vec<ResultRow>, StoreError> {
+        // Finish times are seconds since the epoch, never negative.
+        self.results_since(0.0).await
+    }
+
+    /// Results finished at or after `t` (seconds since the epoch), best
+    /// first. The coordinator polls this, so the filter runs in SQL.
+    pub async fn results_since(&self, t: f64) -> Result<Vec<ResultRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.arch_id, a.json, r.accuracy, r.status, r.curve,
                r.seconds, r.worker, j.predicted, r.finished_at
              FROM results r JOIN architectures a ON a.id = r.arch_id
                LEFT JOIN jobs j ON j.arch_id = r.arch_id
+             WHERE r.finished_at >= $1
              ORDER BY r.accuracy DESC, r.arch_id",
         )
+        .bind(t)
         .fetch_all(&self.pool)
         .await
         .map_err(query_err("reading results"))?;
@@ -549,21 +523,6 @@ impl Store {
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
         self.count("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
             .await
-    }
-
-    /// Results finished at or after `t` (seconds since the epoch).
-    pub async fn results_since(&self, t: f64) -> Result<Vec<ResultRow>, StoreError> {
-        Ok(self
-            .results()
-            .await?
-            .into_iter()
-            .filter(|r| r.finished_at >= t)
-            .collect())
-    }
-
-    /// Number of stored results.
-    pub async fn result_count(&self) -> Result<i64, StoreError> {
-        self.count("SELECT COUNT(*) FROM results").await
     }
 
     async fn count(&self, sql: &str) -> Result<i64, StoreError> {
