@@ -16,7 +16,6 @@
 //! - `peephole-ensemble-N`: the mean of N networks with different seeds
 //!   (the first of which is the single network above).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::bail;
@@ -25,7 +24,6 @@ use model::predictor::encoding::live_cell;
 use model::predictor::fit::{self, FitConfig, Record};
 use model::predictor::{Predictor, Token};
 use model::quality::Quality;
-use model::table::BenchTable;
 use model::{Architecture, Body};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -37,17 +35,8 @@ use super::fit::{choose_encoding, progress_bar, show_progress};
 /// Arguments of `peephole bench predictor`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Search space of the architecture column (nb201).
-    #[arg(long, default_value = "nb201")]
-    space: String,
-    /// The table: CSV with a header row.
-    #[arg(long)]
-    csv: PathBuf,
-    #[arg(long)]
-    arch_column: String,
-    /// Accuracy column, in percent or as fractions (detected).
-    #[arg(long)]
-    accuracy_column: String,
+    #[command(flatten)]
+    table: super::bench::TableArgs,
     /// Architectures to train on in each repeat.
     #[arg(long, default_value_t = 781)]
     train_size: usize,
@@ -97,12 +86,7 @@ fn mean_std(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// Runs the protocol and prints the table (or JSON).
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let table = BenchTable::load_csv(
-        &args.csv,
-        &args.space,
-        &args.arch_column,
-        &args.accuracy_column,
-    )?;
+    let table = args.table.load()?;
     let rows = table.rows.len();
     if args.train_size < 4 || args.train_size + 2 > rows {
         bail!(
@@ -267,8 +251,8 @@ fn print_json(args: &Args, encoding: &str, rows: usize, results: &[MethodResult]
         .collect();
     let out = json!({
         "protocol": {
-            "csv": args.csv.display().to_string(),
-            "accuracy_column": args.accuracy_column,
+            "csv": args.table.csv.display().to_string(),
+            "accuracy_column": args.table.accuracy_column,
             "rows": rows,
             "train_size": args.train_size,
             "test_size": rows - args.train_size,
@@ -285,8 +269,8 @@ fn print_json(args: &Args, encoding: &str, rows: usize, results: &[MethodResult]
 fn print_table(args: &Args, encoding: &str, rows: usize, results: &[MethodResult]) {
     println!(
         "{} ({}): train {} / test {}, {} repeats from seed {}, encoding {}",
-        args.csv.display(),
-        args.accuracy_column,
+        args.table.csv.display(),
+        args.table.accuracy_column,
         args.train_size,
         rows - args.train_size,
         args.repeats,

@@ -16,7 +16,6 @@
 //! table's best, and until the best itself.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::bail;
@@ -32,16 +31,8 @@ use rand_chacha::ChaCha8Rng;
 /// Arguments of `peephole bench search`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Search space of the architecture column (nb201).
-    #[arg(long, default_value = "nb201")]
-    space: String,
-    #[arg(long)]
-    csv: PathBuf,
-    #[arg(long)]
-    arch_column: String,
-    /// Accuracy column, in percent or as fractions (detected).
-    #[arg(long)]
-    accuracy_column: String,
+    #[command(flatten)]
+    table: super::bench::TableArgs,
     /// Simulated searches per strategy.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
@@ -228,16 +219,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs the simulations and prints the table.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let space = Space::parse(&args.space)?;
+    let space = Space::parse(&args.table.space)?;
     if space != Space::Nb201 {
-        bail!("--space {}: only nb201 has benchmark tables", args.space);
+        bail!(
+            "--space {}: only nb201 has benchmark tables",
+            args.table.space
+        );
     }
-    let table = BenchTable::load_csv(
-        &args.csv,
-        &args.space,
-        &args.arch_column,
-        &args.accuracy_column,
-    )?;
+    let table = args.table.load()?;
     let best = table.best();
     println!(
         "{} architectures, best {:.2}%; {} seeds; budget {} trainings \
