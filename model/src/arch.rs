@@ -20,13 +20,16 @@ use crate::error::ArchError;
 use crate::layer::Layer;
 use crate::nb201::Cell;
 use crate::network::{self, Network};
-use crate::skeleton::Skeleton;
+use crate::skeleton::{BlockSkeleton, Skeleton};
 use crate::ulc::{LayerCode, MAX_KERNEL};
 
 /// Most layers a block may have (SPEC section 4: depth below 11).
 pub const MAX_BLOCK_LAYERS: usize = 10;
 /// Most convolutions a block may have (SPEC section 4: fewer than 4).
 pub const MAX_BLOCK_CONVS: usize = 3;
+/// Smallest side a shrinking stem may leave: the three 2x2 stage pools
+/// halve the map three times (8 -> 4 -> 2 -> 1).
+const MIN_MAP_AFTER_STEM: usize = 8;
 
 /// What varies between networks of one skeleton.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,6 +219,7 @@ impl Architecture {
                     });
                 }
             }
+            validate_stem(sk)?;
         }
         self.expand().map(|_| ())
     }
@@ -307,6 +311,69 @@ fn validate_block(block: &[Layer]) -> Result<(), ArchError> {
         }
         if matches!(layer, Layer::Zero) {
             return Err(ArchError::ZeroInBlock { index });
+        }
+    }
+    Ok(())
+}
+
+/// Rules on a block skeleton's stem fields. A stem that shrinks the map
+/// must leave one the three stage pools can halve; the error then names
+/// the stride or kernel at fault, where the expansion could only name the
+/// stage pool that no longer fits. (A stride-1 stem on a small input is
+/// left to the expansion, as before the stem could shrink.)
+fn validate_stem(sk: &BlockSkeleton) -> Result<(), ArchError> {
+    let err = |field, message: String| Err(ArchError::Skeleton { field, message });
+    let (k, stride) = (sk.stem_kernel, sk.stem_stride);
+    if k % 2 == 0 {
+        return err(
+            "stem_kernel",
+            format!("{k} is not odd (it is padded by half the kernel on each side)"),
+        );
+    }
+    if stride == 0 {
+        return err("stem_stride", "0 must be at least 1".into());
+    }
+    if let Some(pool) = sk.stem_pool {
+        if pool.kernel < 3 || pool.kernel % 2 == 0 {
+            let message = format!("{} must be odd and at least 3", pool.kernel);
+            return err("stem_pool.kernel", message);
+        }
+        if pool.stride == 0 {
+            return err("stem_pool.stride", "0 must be at least 1".into());
+        }
+    }
+
+    // With half-kernel padding an odd kernel at stride s leaves
+    // ceil(side / s) pixels of each side.
+    let [_, h, w] = sk.input.shape;
+    if k > h.min(w) {
+        return err(
+            "stem_kernel",
+            format!("{k} is larger than the {h}x{w} input"),
+        );
+    }
+    let (h1, w1) = (h.div_ceil(stride), w.div_ceil(stride));
+    let min = MIN_MAP_AFTER_STEM;
+    if stride > 1 && h1.min(w1) < min {
+        let message = format!(
+            "{stride} shrinks the {h}x{w} input to {h1}x{w1}; the three \
+             stage pools need at least {min}x{min}"
+        );
+        return err("stem_stride", message);
+    }
+    if let Some(pool) = sk.stem_pool {
+        let (pk, ps) = (pool.kernel, pool.stride);
+        if pk > h1.min(w1) {
+            let message = format!("{pk} is larger than the {h1}x{w1} map it pools");
+            return err("stem_pool.kernel", message);
+        }
+        let (h2, w2) = (h1.div_ceil(ps), w1.div_ceil(ps));
+        if ps > 1 && h2.min(w2) < min {
+            let message = format!(
+                "{ps} shrinks the {h1}x{w1} map to {h2}x{w2}; the three \
+                 stage pools need at least {min}x{min}"
+            );
+            return err("stem_pool.stride", message);
         }
     }
     Ok(())
@@ -455,6 +522,129 @@ mod tests {
         for (json, needle) in cases {
             let err = Architecture::from_json(json).unwrap_err().to_string();
             assert!(err.contains(needle), "{json}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    /// A custom skeleton written before the stem fields existed.
+    const OLD_CUSTOM: &str = r#"{"skeleton":{"block":{
+        "input":{"shape":[3,32,32],"classes":10},"stem":16,
+        "widths":[16,32,64],"copies":[1,1,1],"max_channels":512}},
+        "block":[{"kind":"relu"}]}"#;
+
+    #[test]
+    fn skeleton_without_stem_fields_keeps_its_form_and_id() {
+        let a = Architecture::from_json(OLD_CUSTOM).unwrap();
+        let Skeleton::Block(sk) = &a.skeleton else {
+            panic!("block skeleton expected");
+        };
+        assert_eq!((sk.stem_kernel, sk.stem_stride, sk.stem_pool), (3, 1, None));
+        let pinned = concat!(
+            r#"{"block":[{"kind":"relu"}],"skeleton":{"block":{"#,
+            r#""copies":[1,1,1],"input":{"classes":10,"shape":[3,32,32]},"#,
+            r#""max_channels":512,"stem":16,"widths":[16,32,64]}}}"#
+        );
+        assert_eq!(a.to_json(), pinned);
+        // sha256 of the pinned text (python3 hashlib), first 16 hex digits.
+        assert_eq!(a.id().to_string(), "122438dc42ec220b");
+
+        // Spelling the defaults out changes nothing either.
+        let explicit = OLD_CUSTOM.replace(
+            r#""stem":16,"#,
+            r#""stem":16,"stem_kernel":3,"stem_stride":1,"#,
+        );
+        let b = Architecture::from_json(&explicit).unwrap();
+        assert_eq!((b.to_json(), b.id()), (a.to_json(), a.id()));
+
+        // The stem is the 3x3 stride-1 conv, BN and ReLU it always was.
+        let net = a.expand().unwrap();
+        let stem: Vec<_> = net
+            .layers
+            .iter()
+            .filter(|l| l.role == network::Role::Stem)
+            .collect();
+        assert_eq!(stem.len(), 3);
+        assert_eq!(stem[2].output.h, 32);
+    }
+
+    #[test]
+    fn strided_stem_is_written_and_expanded() {
+        let json = OLD_CUSTOM.replace(
+            r#""stem":16,"#,
+            r#""stem":16,"stem_kernel":5,"stem_stride":2,
+            "stem_pool":{"kernel":3,"stride":2},"#,
+        );
+        let a = Architecture::from_json(&json).unwrap();
+        let canonical = a.to_json();
+        let written = concat!(
+            r#""stem_kernel":5,"stem_pool":{"kernel":3,"stride":2},"#,
+            r#""stem_stride":2"#
+        );
+        assert!(canonical.contains(written), "{canonical}");
+        assert_ne!(a.id(), Architecture::from_json(OLD_CUSTOM).unwrap().id());
+        assert_eq!(Architecture::from_json(&canonical).unwrap(), a);
+
+        // 32 -> 16 (5x5/2 conv) -> 8 (3x3/2 pool) -> 4, 2, 1.
+        let net = a.expand().unwrap();
+        let sides: Vec<_> = net
+            .layers
+            .iter()
+            .filter(|l| {
+                matches!(
+                    l.role,
+                    network::Role::Stem | network::Role::StagePool { .. }
+                )
+            })
+            .map(|l| l.output.h)
+            .collect();
+        assert_eq!(sides, [16, 16, 16, 8, 4, 2, 1]);
+        // Conv: 2 * (5 * 5 * 3 * 16) multiply-adds at 16 * 16 pixels;
+        // pool: 3 * 3 compares per output at 8 * 8 pixels and 16 channels.
+        assert_eq!(net.layers[0].flops, 2 * 1200 * 256);
+        assert_eq!(net.layers[3].flops, 9 * 16 * 64);
+    }
+
+    #[test]
+    fn rejects_bad_stem_fields() {
+        let cases = [
+            (r#""stem_kernel":4"#, "skeleton.stem_kernel: 4 is not odd"),
+            (r#""stem_kernel":0"#, "skeleton.stem_kernel: 0 is not odd"),
+            (
+                r#""stem_kernel":35"#,
+                "skeleton.stem_kernel: 35 is larger than the 32x32 input",
+            ),
+            (r#""stem_stride":0"#, "skeleton.stem_stride: 0 must be"),
+            (
+                r#""stem_stride":8"#,
+                "skeleton.stem_stride: 8 shrinks the 32x32 input to 4x4",
+            ),
+            (
+                r#""stem_pool":{"kernel":2,"stride":2}"#,
+                "skeleton.stem_pool.kernel: 2 must be odd",
+            ),
+            (
+                r#""stem_pool":{"kernel":3,"stride":0}"#,
+                "skeleton.stem_pool.stride: 0 must be",
+            ),
+            (
+                r#""stem_stride":2,"stem_pool":{"kernel":3,"stride":3}"#,
+                "skeleton.stem_pool.stride: 3 shrinks the 16x16 map to 6x6",
+            ),
+            (
+                r#""stem_stride":4,"stem_pool":{"kernel":9,"stride":1}"#,
+                "skeleton.stem_pool.kernel: 9 is larger than the 8x8 map",
+            ),
+            (
+                r#""stem_pool":{"kernel":3}"#,
+                "skeleton.block.stem_pool: missing field `stride`",
+            ),
+            (r#""stem_stride":-1"#, "skeleton.block.stem_stride"),
+        ];
+        for (fields, needle) in cases {
+            let with = format!(r#""stem":16,{fields},"#);
+            let json = OLD_CUSTOM.replace(r#""stem":16,"#, &with);
+            let err = Architecture::from_json(&json).unwrap_err().to_string();
+            assert!(err.contains(needle), "{fields}: {err}");
             assert!(!err.contains('\n'), "{err}");
         }
     }

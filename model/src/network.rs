@@ -417,10 +417,23 @@ fn cell_cost(cell: &Cell, c: u64, area: u64) -> (u64, u64) {
 pub(crate) fn expand_block(block: &[Layer], sk: &BlockSkeleton) -> Result<Network, ArchError> {
     let mut b = Builder::new(sk.input.shape, sk.max_channels);
 
-    // Stem: lift the image to the first stage's width.
-    b.conv((3, 3, 1), sk.stem, true, Role::Stem)?;
+    // Stem: lift the image to the first stage's width and, on large
+    // inputs, bring the map down to a size the stages can afford. An odd
+    // kernel's 'same' padding is half the kernel on every side, so a
+    // stride s gives ceil(h / s) rows.
+    let k = sk.stem_kernel;
+    b.conv((k, k, sk.stem_stride), sk.stem, true, Role::Stem)?;
     b.push(Op::BatchNorm { ch: sk.stem }, Role::Stem)?;
     b.push(Op::Relu, Role::Stem)?;
+    if let Some(pool) = sk.stem_pool {
+        let op = Op::MaxPool {
+            kw: pool.kernel,
+            kh: pool.kernel,
+            stride: pool.stride,
+            pad: Padding::same(pool.kernel, pool.kernel),
+        };
+        b.push(op, Role::Stem)?;
+    }
 
     for stage in 0..3 {
         for copy in 0..sk.copies[stage] {

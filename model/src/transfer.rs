@@ -3,26 +3,22 @@
 //! standalone PyTorch module from an expanded network.
 //!
 //! The paper stacked its best block "in the same manner as the CIFAR
-//! skeleton". We keep the block skeleton's frame unchanged (3x3 stride-1
-//! stem, three stages of copies, each followed by 2x2 max pooling, global
-//! average pooling, a linear classifier) and scale only the input, the
-//! classes and the widths; see [`imagenet_skeleton`] for the numbers.
+//! skeleton". We keep the block skeleton's stages unchanged (three stages
+//! of copies, each followed by 2x2 max pooling, global average pooling, a
+//! linear classifier), give it ResNet's strided stem so the stages run at
+//! ResNet's resolutions rather than at the full 224x224, and scale the
+//! input, the classes and the widths; see [`imagenet_skeleton`] for the
+//! numbers.
 //!
 //! This module owns no training and no I/O: it returns architectures and
 //! Python source text, and the binary writes them.
-//!
-//! Limits: the frame has no strided stem, so the first stage runs at the
-//! full 224x224 resolution (as VGG's first stage does) and the final map is
-//! 28x28 before global pooling. That is costly in FLOPs and activation
-//! memory; a strided stem would need a change to the shared skeleton in
-//! `network.rs`, which this module does not make.
 
 use std::fmt::Write as _;
 
 use crate::arch::{Architecture, Body};
 use crate::error::ArchError;
 use crate::network::{Network, Op, Padding};
-use crate::skeleton::{BlockSkeleton, InputSpec, Skeleton};
+use crate::skeleton::{BlockSkeleton, InputSpec, Skeleton, StemPool};
 
 /// Target datasets an export can be scaled for.
 pub const TARGETS: [&str; 1] = ["imagenet"];
@@ -49,11 +45,14 @@ pub enum TransferError {
 
 /// The ImageNet block skeleton: 3x224x224 inputs, 1000 classes.
 ///
-/// Widths are the CIFAR-10 preset's doubled (stem 64, stages 64/128/256)
-/// with the same two copies per stage: the first stage then matches
-/// VGG's 64 channels at full resolution. The channel cap is raised to
-/// 16384 so that blocks whose convolutions widen the map (ratios above 1)
-/// still fit at the larger widths.
+/// The stem is ResNet's: a 7x7 stride-2 convolution to 64 channels, BN,
+/// ReLU and a 3x3 stride-2 max pool (224 -> 112 -> 56). The three stages
+/// then run at 56, 28 and 14 pixels and the last map is 7x7 before global
+/// pooling, as in ResNet and VGG. Widths are the CIFAR-10 preset's
+/// doubled (64/128/256), which are also ResNet's widths at those
+/// resolutions, with the same two copies per stage. The channel cap is
+/// raised to 16384 so that blocks whose convolutions widen the map
+/// (ratios above 1) still fit at the larger widths.
 pub fn imagenet_skeleton() -> BlockSkeleton {
     BlockSkeleton {
         input: InputSpec {
@@ -61,6 +60,12 @@ pub fn imagenet_skeleton() -> BlockSkeleton {
             classes: 1000,
         },
         stem: 64,
+        stem_kernel: 7,
+        stem_stride: 2,
+        stem_pool: Some(StemPool {
+            kernel: 3,
+            stride: 2,
+        }),
         widths: [64, 128, 256],
         copies: [2, 2, 2],
         max_channels: 16384,
@@ -315,6 +320,7 @@ fn layer_exprs(op: &Op) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::Role;
 
     fn cifar_block() -> Architecture {
         let json = r#"{"skeleton": "cifar10", "block": [
@@ -333,10 +339,60 @@ mod tests {
         assert_eq!(net.classes, 1000);
         assert_eq!((net.input.c, net.input.h, net.input.w), (3, 224, 224));
 
-        // Three 2x2 pools: 224 -> 28, then global pooling and the head.
+        // The stem's 7x7/2 conv and 3x3/2 pool bring 224 to 56, three
+        // 2x2 pools 56 to 7, then global pooling and the head.
         let pool = &net.layers[net.layers.len() - 2];
-        assert_eq!((pool.input.h, pool.input.w), (28, 28));
+        assert_eq!((pool.input.h, pool.input.w), (7, 7));
         assert_eq!(net.layers.last().unwrap().input.c, 256);
+    }
+
+    #[test]
+    fn strided_stem_leaves_a_7x7_map_at_a_fraction_of_the_cost() {
+        let moved = transfer(&cifar_block(), "imagenet").unwrap();
+        let net = moved.expand().unwrap();
+
+        // conv, BN, ReLU, pool: 224 -> 112 -> 56.
+        let stem: Vec<_> = net.layers.iter().filter(|l| l.role == Role::Stem).collect();
+        let sides: Vec<_> = stem.iter().map(|l| (l.output.c, l.output.h)).collect();
+        assert_eq!(sides, [(64, 112), (64, 112), (64, 112), (64, 56)]);
+        // 2 x (7 * 7 * 3 * 64) multiply-adds at each of 112 * 112 pixels.
+        assert_eq!(stem[0].flops, 2 * 9408 * 12544);
+        assert_eq!(stem[0].params, 9408 + 64);
+        let global = &net.layers[net.layers.len() - 2];
+        assert_eq!(global.op, Op::GlobalAvgPool);
+        assert_eq!((global.input.h, global.input.w), (7, 7));
+
+        // The previous frame (3x3 stride-1 stem, no pool) ran the stages
+        // at 224, 112 and 56: 16 times the pixels.
+        let old = BlockSkeleton {
+            stem_kernel: 3,
+            stem_stride: 1,
+            stem_pool: None,
+            ..imagenet_skeleton()
+        };
+        let old = Architecture {
+            skeleton: Skeleton::Block(old),
+            body: moved.body.clone(),
+        };
+        let old = old.expand().unwrap();
+        assert!(net.flops * 10 < old.flops, "{} vs {}", net.flops, old.flops);
+        assert_eq!(old.layers[old.layers.len() - 2].input.h, 28);
+    }
+
+    #[test]
+    fn strided_stem_translates_to_pytorch() {
+        let net = transfer(&cifar_block(), "imagenet")
+            .unwrap()
+            .expand()
+            .unwrap();
+        let py = pytorch_module(&net, "Net").unwrap();
+        let conv = "nn.Conv2d(3, 64, kernel_size=(7, 7), stride=2, \
+                    padding=(3, 3), bias=True)";
+        assert!(py.contains(conv), "{py}");
+        assert!(
+            py.contains("PaddedMaxPool((3, 3), 2, (1, 1, 1, 1))"),
+            "{py}"
+        );
     }
 
     #[test]

@@ -161,9 +161,11 @@ fn readme(source: &Source, net: &model::network::Network, target: &str) -> Strin
          Files: `arch.json` (the scaled architecture in the project's \
          format; `peephole show arch.json` prints its layers), \
          `summary.json`, `model.py` (a PyTorch module, torch only).\n\n\
-         The block is stacked as on CIFAR-10: 3x3 stem, three stages of two \
-         copies with 2x2 max pooling after each, global average pooling, \
-         linear classifier; see docs/transfer.md.\n\n\
+         The block is stacked as on CIFAR-10 (three stages of two copies \
+         with 2x2 max pooling after each, global average pooling, linear \
+         classifier) behind ResNet's stem: a 7x7 stride-2 convolution, BN, \
+         ReLU and a 3x3 stride-2 max pool, so the stages run at 56, 28 and \
+         14 pixels; see docs/transfer.md.\n\n\
          ## Training\n\n\
          `model.py` defines `PeepholeNet`; `python3 model.py` checks the \
          parameter count against the Rust model. Train it with any ImageNet \

@@ -226,3 +226,57 @@ fn normal(rng: &mut impl Rng) -> f64 {
     let u2 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::Architecture;
+
+    /// A small block on a skeleton with a strided stem: a 5x5 stride-2
+    /// conv and a 3x3 stride-2 max pool padded by one pixel take 64 to 16.
+    const STRIDED_STEM: &str = r#"{"skeleton": {"block": {
+        "input": {"shape": [3, 64, 64], "classes": 10}, "stem": 8,
+        "stem_kernel": 5, "stem_stride": 2,
+        "stem_pool": {"kernel": 3, "stride": 2},
+        "widths": [8, 16, 32], "copies": [1, 1, 1], "max_channels": 256}},
+        "block": [{"kind": "conv", "kw": 3, "kh": 3, "ratio": 1.0},
+                  {"kind": "batch_norm"}, {"kind": "relu"}]}"#;
+
+    #[test]
+    fn strided_stem_builds_with_the_rust_shapes() {
+        let arch = Architecture::from_json(STRIDED_STEM).unwrap();
+        let net = arch.expand().unwrap();
+        let device = Device::flex();
+        let model = Classifier::build(&net, &device, 7).unwrap();
+
+        // No identity layers: one burn stage per Rust layer before the
+        // head, each producing the shape the Rust model describes.
+        assert_eq!(model.stages.len(), net.layers.len() - 2);
+        let mut x = Tensor::zeros([2, 3, 64, 64], &device);
+        for (stage, layer) in model.stages.iter().zip(&net.layers) {
+            x = stage.forward(x);
+            let o = layer.output;
+            assert_eq!(x.dims(), [2, o.c, o.h, o.w], "{}", layer.role);
+        }
+        let logits = model.forward(Tensor::zeros([2, 3, 64, 64], &device));
+        assert_eq!(logits.dims(), [2, 10]);
+    }
+
+    #[test]
+    fn stem_pool_padding_never_wins() {
+        let arch = Architecture::from_json(STRIDED_STEM).unwrap();
+        let net = arch.expand().unwrap();
+        let device = Device::flex();
+        let model = Classifier::build(&net, &device, 7).unwrap();
+
+        // The stem is conv, BN, ReLU, pool. On an all-negative map, zero
+        // padding would put zeros on the border outputs; -inf padding
+        // keeps every output at the input value.
+        let pool = &model.stages[3];
+        assert!(matches!(pool, Stage::MaxPool(_)));
+        let y = pool.forward(Tensor::full([1, 8, 16, 16], -1.0, &device));
+        assert_eq!(y.dims(), [1, 8, 8, 8]);
+        let max = y.max().into_scalar::<f32>();
+        assert_eq!(max, -1.0);
+    }
+}
