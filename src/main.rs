@@ -5,6 +5,7 @@
 //! parses arguments, sets up logging and dispatches.
 
 mod commands;
+mod figures;
 
 use clap::{Parser, Subcommand};
 

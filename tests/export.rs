@@ -3,19 +3,13 @@
 //! the generated PyTorch module is compiled and, when torch is importable,
 //! built and run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
+use common::{conv_block, peephole, trained_store};
 use model::Architecture;
-use runtime::store::Store;
-
-fn peephole(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_peephole"))
-        .args(args)
-        .output()
-        .expect("run peephole")
-}
 
 /// A CIFAR-10 block with every padding case the generator handles: an
 /// asymmetric conv (2x3), pools with asymmetric (2x2, 2x4) and symmetric
@@ -78,6 +72,10 @@ fn export_from_file_writes_a_matching_pytorch_module() {
     assert_eq!(net.classes, 1000);
     assert_eq!(summary(dir)["params"], net.params);
     assert_eq!(summary(dir)["flops"], net.flops);
+    // The strided stem and three stage pools leave 7x7 before global
+    // pooling, as ResNet does.
+    let global = &net.layers[net.layers.len() - 2];
+    assert_eq!((global.input.h, global.input.w), (7, 7));
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(readme.contains(&net.params.to_string()));
 
@@ -107,6 +105,13 @@ net = model.PeepholeNet().eval()
 params = sum(p.numel() for p in net.parameters())
 assert params == {params}, (params, {params})
 out = net(torch.randn(2, 3, 64, 64))
+assert tuple(out.shape) == (2, 1000), out.shape
+# The stem: a 7x7 stride-2 conv, then a 3x3 stride-2 pool after BN, ReLU.
+stem = net.layers[0]
+assert (stem.kernel_size, stem.stride) == ((7, 7), (2, 2)), stem
+assert model.RUST_OUTPUT_SHAPES[3] == (64, 56, 56), model.RUST_OUTPUT_SHAPES
+with torch.no_grad():
+    out = net(torch.randn(2, *model.INPUT_SHAPE))
 assert tuple(out.shape) == (2, 1000), out.shape
 # Layer by layer at the full input size, every Rust layer's output
 # shape is the one the module list produces.
@@ -146,40 +151,13 @@ print("ok")
 
 /// Three trained blocks whose measured and predicted orders disagree.
 async fn small_store(url: &str) -> Vec<String> {
-    let store = Store::open(url).await.unwrap();
-    let blocks = [
-        // (kernel, measured, predicted)
-        (1, 0.80, 0.70),
-        (3, 0.70, 0.90),
-        (5, 0.60, 0.80),
-    ];
-    let mut ids = Vec::new();
-    for (k, _, predicted) in blocks {
-        let json = format!(
-            r#"{{"skeleton": "cifar10", "block": [
-              {{"kind": "conv", "kw": {k}, "kh": {k}, "ratio": 1.0}},
-              {{"kind": "relu"}}]}}"#
-        );
-        let arch = Architecture::from_json(&json).unwrap();
-        let id = arch.id().to_string();
-        let params = arch.expand().unwrap().params;
-        store
-            .put_architecture(&id, "test", &arch.to_json(), params)
-            .await
-            .unwrap();
-        store.enqueue(&id, Some(predicted)).await.unwrap();
-        ids.push(id);
-    }
-
-    // Train them all (instantly) with the measured accuracies above.
-    while let Some((job, _)) = store.claim("w", Duration::from_secs(60), 3).await.unwrap() {
-        let i = ids.iter().position(|id| *id == job.arch_id).unwrap();
-        store
-            .finish(&job.arch_id, "w", blocks[i].1, "completed", "[]", 1.0)
-            .await
-            .unwrap();
-    }
-    ids
+    // (kernel, measured, predicted)
+    let blocks = [(1, 0.80, 0.70), (3, 0.70, 0.90), (5, 0.60, 0.80)];
+    let trained: Vec<_> = blocks
+        .iter()
+        .map(|&(k, measured, predicted)| (conv_block(k, 1), measured, predicted))
+        .collect();
+    trained_store(url, &trained).await
 }
 
 #[test]

@@ -3,27 +3,13 @@
 //! made-up but learnable accuracy), and the errors a user meets with bad
 //! files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::{fit, peephole, stderr, stdout};
 use model::Architecture;
 use model::nb201::{Cell, CellOp};
-
-fn peephole(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_peephole"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run peephole")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 /// A toy accuracy: 3x3 convs help, missing edges hurt.
 fn toy_accuracy(cell: &Cell) -> f64 {
@@ -34,18 +20,7 @@ fn toy_accuracy(cell: &Cell) -> f64 {
 /// Writes `n` records (cells spread over the space) and returns the path.
 fn write_records(dir: &Path, n: usize) -> PathBuf {
     let path = dir.join("records.jsonl");
-    let lines: Vec<String> = (0..n)
-        .map(|i| {
-            let cell = Cell::from_index(i * 131 % Cell::COUNT);
-            let arch = Architecture::nb201(cell);
-            format!(
-                r#"{{"arch": {}, "epoch": 12, "accuracy": {}}}"#,
-                arch.to_json(),
-                toy_accuracy(&cell)
-            )
-        })
-        .collect();
-    std::fs::write(&path, lines.join("\n")).unwrap();
+    common::write_nb201_records(&path, n, 12, toy_accuracy);
     path
 }
 
@@ -54,17 +29,7 @@ fn fit_predict_eval_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let records = write_records(dir.path(), 80);
     let ckpt = dir.path().join("p.ckpt");
-    let out = peephole(&[
-        "fit",
-        records.to_str().unwrap(),
-        "-o",
-        ckpt.to_str().unwrap(),
-        "--epochs",
-        "15",
-        "--members",
-        "2",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = fit(&records, &ckpt, 15, &["--members", "2"]);
     assert!(stdout(&out).contains("member 2"), "{}", stdout(&out));
 
     // Predict two architectures from stdin-like JSON Lines in a file.
@@ -181,15 +146,7 @@ fn corrupt_checkpoint_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let records = write_records(dir.path(), 12);
     let ckpt = dir.path().join("p.ckpt");
-    let out = peephole(&[
-        "fit",
-        records.to_str().unwrap(),
-        "-o",
-        ckpt.to_str().unwrap(),
-        "--epochs",
-        "1",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    fit(&records, &ckpt, 1, &[]);
     let bytes = std::fs::read(&ckpt).unwrap();
     std::fs::write(&ckpt, &bytes[..bytes.len() / 2]).unwrap();
     let out = peephole(&[

@@ -39,6 +39,23 @@ pub mod ty {
     pub const ZERO: u8 = 9;
 }
 
+/// A readable name of a type code (`"conv"`, `"max_pool"`, ...), or
+/// `"unknown"` outside the table.
+pub fn type_name(code: u8) -> &'static str {
+    match code {
+        ty::CONV => "conv",
+        ty::MAX_POOL => "max_pool",
+        ty::AVG_POOL => "avg_pool",
+        ty::RELU => "relu",
+        ty::SIGMOID => "sigmoid",
+        ty::TANH => "tanh",
+        ty::BATCH_NORM => "batch_norm",
+        ty::IDENTITY => "identity",
+        ty::ZERO => "zero",
+        _ => "unknown",
+    }
+}
+
 /// One layer as the predictor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LayerCode {

@@ -178,6 +178,46 @@ impl FastNet {
         }
     }
 
+    /// The LSTM's hidden state after each layer of one sequence, `[len,
+    /// hidden]`; the last row is the structural feature the head reads.
+    /// Plain scalar code: for analyses, not for screening.
+    pub fn hidden_states(&self, tokens: &[Token]) -> Vec<Vec<f32>> {
+        let hidden = self.hidden;
+        let mut h = vec![0.0f32; hidden];
+        let mut c = vec![0.0f32; hidden];
+        let mut states = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            let code = token.code;
+            let (ty, ch) = (usize::from(code.ty), usize::from(code.ch));
+            let (kw, kh) = (usize::from(code.kw), usize::from(code.kh));
+            let mut gates: Vec<f32> = self
+                .type_ratio
+                .row(ty * self.ratio_rows + ch)
+                .iter()
+                .zip(self.kernels.row(kw * self.kernel_rows + kh))
+                .map(|(a, b)| a + b)
+                .collect();
+            if let Some(p) = &self.position {
+                let row = p.row(usize::from(token.position));
+                gates.iter_mut().zip(row).for_each(|(g, x)| *g += x);
+            }
+            for (k, &hk) in h.iter().enumerate() {
+                let row = self.recurrent.row(k);
+                gates.iter_mut().zip(row).for_each(|(g, w)| *g += hk * w);
+            }
+            for j in 0..hidden {
+                let i = sigmoid(gates[j]);
+                let f = sigmoid(gates[hidden + j]);
+                let g = tanh(gates[2 * hidden + j]);
+                let o = sigmoid(gates[3 * hidden + j]);
+                c[j] = f * c[j] + i * g;
+                h[j] = o * tanh(c[j]);
+            }
+            states.push(h.clone());
+        }
+        states
+    }
+
     /// Predicted accuracy of each sequence at its epoch. Sequences must be
     /// non-empty with codes inside the tables (see
     /// [`super::Encoding::tokens`]) and epochs below the epoch table's size.

@@ -154,6 +154,14 @@ impl Predictor {
         self.dims().epochs - 1
     }
 
+    /// The first member's LSTM hidden state after each layer of `arch`
+    /// (`[layers, hidden]`, see [`FastNet::hidden_states`]): the per-layer
+    /// cell responses and, in the last row, the structural feature.
+    pub fn hidden_states(&self, arch: &Architecture) -> Result<Vec<Vec<f32>>, PredictorError> {
+        let tokens = self.encode(arch)?;
+        Ok(self.fast[0].hidden_states(&tokens))
+    }
+
     /// Predicts every architecture at `epoch` with the fast path.
     pub fn predict(
         &self,

@@ -380,6 +380,27 @@ mod tests {
     }
 
     #[test]
+    fn hidden_states_end_in_the_structural_feature() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let w = weights(Dims::paper(20), 6);
+        let device = Device::default();
+        let net = Net::from_weights(&w, &device).valid();
+        let fast = FastNet::new(&w);
+        for seq in random_batch(&mut rng, 5, Encoding::Sequential) {
+            // A prefix's feature is the state after that prefix's last layer.
+            let states = fast.hidden_states(&seq);
+            assert_eq!(states.len(), seq.len());
+            for cut in [1, seq.len()] {
+                let batch = Batch::new(&[&seq[..cut]], &[0], 0);
+                let burn = to_vec(net.structural_features(&batch, &device));
+                for (a, b) in burn.iter().zip(&states[cut - 1]) {
+                    assert!((a - b).abs() < 1e-5, "prefix {cut}: burn {a}, fast {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fast_path_equals_burn() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for encoding in [Encoding::Sequential, Encoding::Positional] {
