@@ -228,92 +228,30 @@ pub async fn run(
     loop {
         // Stop requests: cancel running jobs; they come back interrupted.
         if stopped_by.is_none() {
-            if *shutdown.borrow() {
-                stopped_by = Some("signal");
-            } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                stopped_by = Some("wall clock");
-            }
+            stopped_by = stop_requested(&shutdown, deadline);
             if stopped_by.is_some() {
                 tracing::info!(reason = stopped_by, "stopping");
                 cancel.store(true, Ordering::Relaxed);
             }
         }
 
-        // Without a local trainer, workers train: keep them fed and
-        // collect their results from the store.
-        let Some(trainer) = &trainer else {
-            let awaiting_first_fit = state.refitting && state.predictor.is_none();
-            let pending = state.store.pending_count().await? as usize;
-            let mut queued = pending;
-            while stopped_by.is_none()
-                && !awaiting_first_fit
-                && queued < state.config.trainer.slots
-                && max.is_none_or(|n| state.results.len() + queued < n)
-            {
-                let n = produce(&mut state, &sampler, &screener).await?;
-                queued += n;
-                if n == 0 {
-                    break;
+        // Keep the trainers busy while the budget allows: the local slots,
+        // or, without a local trainer, the store's queue that workers
+        // drain.
+        let stopping = stopped_by.is_some();
+        match &trainer {
+            Some(trainer) => {
+                let fed = fill_slots(&mut state, trainer, &sampler, &screener, &tx, stopping, max);
+                if fed.await? == Feed::SpaceExhausted {
+                    stopped_by = Some("space exhausted");
                 }
             }
-            metrics::gauge!(m::JOBS_RUNNING).set(pending as f64);
-            let budget_done = max.is_some_and(|n| state.results.len() >= n);
-            if !state.refitting && (stopped_by.is_some() || budget_done) {
-                stopped_by.get_or_insert("budget");
-                break;
-            }
-            let until = deadline.unwrap_or(started + Duration::from_secs(1 << 40));
-            tokio::select! {
-                Some(event) = rx.recv() => {
-                    handle(&mut state, event, &refitter, &screener, &tx).await?;
-                }
-                _ = shutdown.changed() => {}
-                _ = tokio::time::sleep_until(until.into()), if stopped_by.is_none() => {}
-                _ = tokio::time::sleep(POLL) => {
-                    collect_worker_results(&mut state, &refitter, &tx).await?;
-                }
-            }
-            continue;
-        };
-
-        // Fill free slots while the budget allows.
-        let budget_left = |s: &State| {
-            max.map_or(usize::MAX, |n| {
-                n.saturating_sub(s.results.len() + s.running)
-            })
-        };
-        // Once cold start is over, wait for the first predictor instead
-        // of spending more trainings on random picks.
-        let awaiting_first_fit = state.refitting && state.predictor.is_none();
-        while stopped_by.is_none()
-            && !awaiting_first_fit
-            && state.running < state.config.trainer.slots
-            && budget_left(&state) > 0
-        {
-            match next_job(&mut state, &sampler, &screener).await? {
-                Some((arch_id, arch)) => {
-                    state.running += 1;
-                    metrics::gauge!(m::JOBS_RUNNING).set(state.running as f64);
-                    metrics::gauge!(m::MAILBOX_DEPTH, "actor" => "trainer")
-                        .set(state.running as f64);
-                    let request = trainer.send(TrainJob {
-                        arch_id: arch_id.clone(),
-                        arch,
-                    });
-                    let tx = tx.clone();
-                    actix::spawn(async move {
-                        let _ = tx.send(Event::Trained(request.await, arch_id));
-                    });
-                }
-                None => {
-                    if state.running == 0 && !state.refitting {
-                        stopped_by = Some("space exhausted");
-                    }
-                    break;
-                }
-            }
+            None => fill_queue(&mut state, &sampler, &screener, stopping, max).await?,
         }
 
+        // Done once nothing runs here, no refit is pending, and a stop
+        // was asked for or the budget is spent. (Workers' jobs are theirs
+        // to finish; their results land in the store.)
         let budget_done = max.is_some_and(|n| state.results.len() >= n);
         if state.running == 0 && !state.refitting && (stopped_by.is_some() || budget_done) {
             stopped_by.get_or_insert("budget");
@@ -322,16 +260,22 @@ pub async fn run(
 
         // Wait for the next thing to happen.
         let until = deadline.unwrap_or(started + Duration::from_secs(1 << 40));
+        let local = trainer.is_some();
         tokio::select! {
             Some(event) = rx.recv() => {
                 handle(&mut state, event, &refitter, &screener, &tx).await?;
             }
             _ = shutdown.changed() => {}
             _ = tokio::time::sleep_until(until.into()), if stopped_by.is_none() => {}
-            _ = renew.tick() => {
+            // The daemon's own jobs hold leases like any worker's.
+            _ = renew.tick(), if local => {
                 for id in state.store.jobs_in("running").await? {
                     state.store.renew(&id, DAEMON_WORKER, LEASE).await?;
                 }
+            }
+            // Workers report only through the store.
+            _ = tokio::time::sleep(POLL), if !local => {
+                collect_worker_results(&mut state, &refitter, &tx).await?;
             }
         }
     }
@@ -345,6 +289,103 @@ pub async fn run(
         refits_accepted: state.refits_accepted,
         stopped_by: stopped_by.unwrap_or("budget"),
     })
+}
+
+/// Why the search should stop now, if it should: a signal, or the wall
+/// clock.
+fn stop_requested(
+    shutdown: &watch::Receiver<bool>,
+    deadline: Option<Instant>,
+) -> Option<&'static str> {
+    if *shutdown.borrow() {
+        Some("signal")
+    } else if deadline.is_some_and(|d| Instant::now() >= d) {
+        Some("wall clock")
+    } else {
+        None
+    }
+}
+
+/// What filling the local slots came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Feed {
+    Fed,
+    /// The space yields nothing new and nothing runs or refits.
+    SpaceExhausted,
+}
+
+/// Once cold start is over, the first predictor is awaited instead of
+/// spending more trainings on random picks.
+fn awaiting_first_fit(state: &State) -> bool {
+    state.refitting && state.predictor.is_none()
+}
+
+/// Sends jobs to the local trainer until its slots are full or the budget
+/// is spent.
+async fn fill_slots(
+    state: &mut State,
+    trainer: &Addr<Trainer>,
+    sampler: &Addr<Sampler>,
+    screener: &Addr<Screener>,
+    tx: &mpsc::UnboundedSender<Event>,
+    stopping: bool,
+    max: Option<usize>,
+) -> Result<Feed, SearchError> {
+    let budget_left = |s: &State| {
+        max.map_or(usize::MAX, |n| {
+            n.saturating_sub(s.results.len() + s.running)
+        })
+    };
+    while !stopping
+        && !awaiting_first_fit(state)
+        && state.running < state.config.trainer.slots
+        && budget_left(state) > 0
+    {
+        let Some((arch_id, arch)) = next_job(state, sampler, screener).await? else {
+            if state.running == 0 && !state.refitting {
+                return Ok(Feed::SpaceExhausted);
+            }
+            break;
+        };
+        state.running += 1;
+        metrics::gauge!(m::JOBS_RUNNING).set(state.running as f64);
+        metrics::gauge!(m::MAILBOX_DEPTH, "actor" => "trainer").set(state.running as f64);
+        let request = trainer.send(TrainJob {
+            arch_id: arch_id.clone(),
+            arch,
+        });
+        let tx = tx.clone();
+        actix::spawn(async move {
+            let _ = tx.send(Event::Trained(request.await, arch_id));
+        });
+    }
+    Ok(Feed::Fed)
+}
+
+/// Keeps as many jobs queued in the store as there are worker slots,
+/// within the budget.
+async fn fill_queue(
+    state: &mut State,
+    sampler: &Addr<Sampler>,
+    screener: &Addr<Screener>,
+    stopping: bool,
+    max: Option<usize>,
+) -> Result<(), SearchError> {
+    let pending = state.store.pending_count().await? as usize;
+    let mut queued = pending;
+    while !stopping
+        && !awaiting_first_fit(state)
+        && queued < state.config.trainer.slots
+        && max.is_none_or(|n| state.results.len() + queued < n)
+    {
+        let n = produce(state, sampler, screener).await?;
+        if n == 0 {
+            break;
+        }
+        queued += n;
+    }
+    metrics::gauge!(m::JOBS_RUNNING).set(pending as f64);
+    Ok(())
 }
 
 /// The next job to train: a queued one from the store, else new

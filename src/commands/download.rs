@@ -32,20 +32,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let path = dir.join(remote.file);
 
         // A complete earlier download is kept; a bad one is fetched again.
+        // The fetch goes to a side file and replaces `path` only once its
+        // checksum holds, so a failed or cut download never costs the file
+        // that was there (the repository's own MNIST copy, say).
         if verify(&path, Checksum::Md5(remote.md5)).is_ok() {
             eprintln!("{}: present, checksum ok", path.display());
         } else {
+            let part = dir.join(format!("{}.part", remote.file));
             eprintln!("fetching {}", remote.url);
             let status = Command::new("curl")
                 .args(["--fail", "--location", "--retry", "3", "--output"])
-                .arg(&path)
+                .arg(&part)
                 .arg(remote.url)
                 .status()
                 .context("running curl (is it installed?)")?;
             if !status.success() {
                 bail!("curl failed on {} ({status})", remote.url);
             }
-            verify(&path, Checksum::Md5(remote.md5))?;
+            verify(&part, Checksum::Md5(remote.md5))?;
+            std::fs::rename(&part, &path)
+                .with_context(|| format!("moving {} to {}", part.display(), path.display()))?;
             eprintln!("{}: checksum ok", path.display());
         }
         if remote.archive {
