@@ -38,12 +38,13 @@ const SYNTHETIC: [&str; 5] = [
 ];
 
 /// Panels that must return data from a running simulated search.
-const CORE_PANELS: [&str; 11] = [
+const CORE_PANELS: [&str; 12] = [
     "Best accuracy",
     "Trainings per hour",
     "Held-out Kendall tau",
     "Screening rate",
     "Screening latency",
+    "Prediction error of trained candidates",
     "Queue depth",
     "Running jobs",
     "Job duration",

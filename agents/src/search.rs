@@ -96,6 +96,8 @@ struct State {
     results: Vec<(Architecture, f64)>,
     best: Vec<(Architecture, f64)>,
     attempts: HashMap<String, i64>,
+    /// Screening predictions of the jobs running here, by id.
+    predicted: HashMap<String, f64>,
     predictor: Option<Arc<Predictor>>,
     since_refit: usize,
     running: usize,
@@ -142,6 +144,7 @@ pub async fn run(
         results: Vec::new(),
         best: Vec::new(),
         attempts: HashMap::new(),
+        predicted: HashMap::new(),
         predictor: None,
         since_refit: 0,
         running: 0,
@@ -405,6 +408,9 @@ async fn next_job(
             match Architecture::from_json(&job.arch_json) {
                 Ok(arch) => {
                     state.attempts.insert(job.arch_id.clone(), job.attempts);
+                    if let Some(p) = job.predicted {
+                        state.predicted.insert(job.arch_id.clone(), p);
+                    }
                     return Ok(Some((job.arch_id, arch)));
                 }
                 Err(e) => {
@@ -520,6 +526,7 @@ async fn handle(
             metrics::gauge!(m::MAILBOX_DEPTH, "actor" => "trainer").set(state.running as f64);
             let store = &state.store;
             let attempts = state.attempts.remove(&arch_id).unwrap_or(1);
+            let predicted = state.predicted.remove(&arch_id);
             let retry = if attempts < MAX_ATTEMPTS {
                 "queued"
             } else {
@@ -557,6 +564,9 @@ async fn handle(
                     tracing::info!(arch = %arch_id, accuracy = o.accuracy,
                         status = %o.status, seconds = o.seconds, "training done");
                     if stored {
+                        if let Some(p) = predicted {
+                            record_error(o.accuracy, p);
+                        }
                         state.trained += 1;
                         state.since_refit += 1;
                         state.note_result(arch, o.accuracy);
@@ -654,6 +664,9 @@ async fn collect_worker_results(
         metrics::histogram!(m::JOB_SECONDS).record(row.seconds);
         metrics::counter!(m::JOBS_FINISHED, "outcome" => row.status.clone()).increment(1);
         metrics::counter!(m::WORKER_JOBS, "worker" => row.worker.clone()).increment(1);
+        if let Some(p) = row.predicted {
+            record_error(row.accuracy, p);
+        }
         if let Ok(arch) = Architecture::from_json(&row.arch) {
             state.trained += 1;
             state.since_refit += 1;
@@ -662,6 +675,12 @@ async fn collect_worker_results(
     }
     maybe_refit(state, refitter, tx);
     Ok(())
+}
+
+/// The predictor's error on one network it was asked about before
+/// training.
+fn record_error(measured: f64, predicted: f64) {
+    metrics::histogram!(m::PREDICTION_ERROR).record((measured - predicted).abs());
 }
 
 /// Starts a refit when enough new results have arrived since the last.

@@ -24,6 +24,10 @@ pub const JOBS_RUNNING: &str = "peephole_training_jobs_running";
 pub const JOBS_FINISHED: &str = "peephole_training_jobs_finished_total";
 pub const JOB_SECONDS: &str = "peephole_training_job_duration_seconds";
 pub const MEASURED_ACCURACY: &str = "peephole_measured_accuracy_ratio";
+/// |measured - predicted| of each completed training that was screened
+/// with a prediction: the predictor's error on the networks it chose,
+/// pair by pair.
+pub const PREDICTION_ERROR: &str = "peephole_prediction_absolute_error_ratio";
 pub const BEST_ACCURACY: &str = "peephole_best_accuracy_ratio";
 /// Refits by `outcome` (`accepted`, `rejected`, `failed`).
 pub const REFITS: &str = "peephole_predictor_refits_total";
@@ -54,6 +58,11 @@ pub const REFIT_BUCKETS: [f64; 9] = [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0
 /// Buckets for accuracies (fractions).
 pub const ACCURACY_BUCKETS: [f64; 14] = [
     0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.96, 0.99,
+];
+
+/// Buckets for the absolute prediction error (fractions of accuracy).
+pub const ERROR_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
 ];
 
 /// Why the exporter could not start.
@@ -118,6 +127,7 @@ pub fn builder() -> PrometheusBuilder {
         (REFIT_SECONDS, &REFIT_BUCKETS[..]),
         (PREDICTED_ACCURACY, &ACCURACY_BUCKETS[..]),
         (MEASURED_ACCURACY, &ACCURACY_BUCKETS[..]),
+        (PREDICTION_ERROR, &ERROR_BUCKETS[..]),
     ];
     let mut b = PrometheusBuilder::new();
     for (name, values) in buckets {
@@ -158,6 +168,11 @@ pub fn describe() {
     describe_histogram!(
         MEASURED_ACCURACY,
         "Measured accuracy of trained architectures"
+    );
+    describe_histogram!(
+        PREDICTION_ERROR,
+        "Absolute difference of measured and screening-predicted accuracy \
+         of each trained candidate"
     );
     describe_gauge!(BEST_ACCURACY, "Best measured accuracy so far");
     describe_counter!(REFITS, "Predictor refits, by outcome");
@@ -222,6 +237,7 @@ pub fn describe() {
         REFIT_SECONDS,
         PREDICTED_ACCURACY,
         MEASURED_ACCURACY,
+        PREDICTION_ERROR,
     ] {
         // Histograms appear once they hold a value; register the handle.
         let _ = metrics::histogram!(name);
@@ -240,7 +256,7 @@ pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 pub const PROCESS_MEMORY: &str = "process_resident_memory_bytes";
 
 /// Every metric name, for tests that check dashboards against exports.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 23] = [
     CANDIDATES_SAMPLED,
     CANDIDATES_SCREENED,
     CANDIDATES_FORWARDED,
@@ -253,6 +269,7 @@ pub const ALL: [&str; 22] = [
     JOBS_FINISHED,
     JOB_SECONDS,
     MEASURED_ACCURACY,
+    PREDICTION_ERROR,
     BEST_ACCURACY,
     REFITS,
     REFIT_SECONDS,

@@ -117,6 +117,8 @@ pub struct Job {
     pub arch_id: String,
     pub arch_json: String,
     pub attempts: i64,
+    /// The accuracy it was screened with, if it was.
+    pub predicted: Option<f64>,
 }
 
 /// A finished training, as stored.
@@ -333,7 +335,7 @@ impl Store {
                   OR (state = 'running' AND lease_until < $3))
                  AND attempts < $4
                ORDER BY created_at, arch_id LIMIT 1 {lock})
-             RETURNING arch_id, attempts, lease_until, state"
+             RETURNING arch_id, attempts, predicted"
         );
         let claimed = sqlx::query(&sql)
             .bind(worker)
@@ -346,6 +348,7 @@ impl Store {
         let Some(row) = claimed else { return Ok(None) };
         let arch_id: String = row.get(0);
         let attempts: i64 = row.get(1);
+        let predicted: Option<f64> = row.get(2);
         let arch_json = self.architecture_json(&arch_id).await?;
         // A job that had been attempted before and is not fresh from the
         // queue was taken over from a dead lease.
@@ -355,6 +358,7 @@ impl Store {
                 arch_id,
                 arch_json,
                 attempts,
+                predicted,
             },
             took_over,
         )))
@@ -653,6 +657,7 @@ mod tests {
             let lease = Duration::from_secs(60);
             let (job, over) = s.claim("w1", lease, 3).await.unwrap().unwrap();
             assert_eq!((job.arch_id.as_str(), over), ("a1", false));
+            assert_eq!(job.predicted, Some(0.5), "{url}");
             assert!(s.claim("w2", lease, 3).await.unwrap().is_none());
             let fin = |w: &'static str, a: f64| {
                 let s = s.clone();
@@ -677,7 +682,7 @@ mod tests {
             s.claim("w1", short, 2).await.unwrap().unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
             let (job, over) = s.claim("w2", short, 2).await.unwrap().unwrap();
-            assert_eq!((job.attempts, over), (2, true));
+            assert_eq!((job.attempts, over, job.predicted), (2, true, None));
             tokio::time::sleep(Duration::from_millis(20)).await;
             // Two attempts used: nobody may claim it a third time.
             assert!(s.claim("w3", short, 2).await.unwrap().is_none());
