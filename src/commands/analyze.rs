@@ -388,7 +388,7 @@ fn tsne_figure(args: &Args, samples: &[Sample], traced: &[Traced]) -> anyhow::Re
         eprintln!("t-SNE needs at least 4 networks, got {n}: no map drawn");
         return Ok(());
     }
-    let points = tsne(&features, args.seed);
+    let points = tsne(&features, args.seed, EXACT_TSNE_LIMIT);
     let accuracy: Vec<f64> = samples.iter().map(|s| s.measured).collect();
     let path = args.out.join(format!("tsne.{}", args.format.extension()));
     let title = format!("structural features of {n} networks (t-SNE)");
@@ -403,12 +403,16 @@ fn tsne_figure(args: &Args, samples: &[Sample], traced: &[Traced]) -> anyhow::Re
     write(&args.out.join("tsne.csv"), csv)
 }
 
+/// Most points embedded with exact t-SNE; beyond, the pairwise matrices
+/// grow large and Barnes-Hut takes over.
+const EXACT_TSNE_LIMIT: usize = 2000;
+
 /// Exact t-SNE (van der Maaten and Hinton, 2008) of `features` to 2-D with
 /// the `bhtsne` crate: Euclidean distances, perplexity 20 or less when
 /// there are few points (the crate needs `n - 1 >= 3 perplexity`), 1000
-/// iterations, seeded starting positions (uniform in +-1e-4). Barnes-Hut above 2000 points,
-/// where the exact pairwise matrices grow large.
-fn tsne(features: &[&[f32]], seed: u64) -> Vec<(f64, f64)> {
+/// iterations, seeded starting positions (uniform in +-1e-4). Barnes-Hut
+/// (theta 0.5) above `exact_limit` points. Needs at least 4 points.
+fn tsne(features: &[&[f32]], seed: u64, exact_limit: usize) -> Vec<(f64, f64)> {
     let n = features.len();
     let perplexity = ((n - 1) / 3).min(20) as f32;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -424,7 +428,7 @@ fn tsne(features: &[&[f32]], seed: u64) -> Vec<(f64, f64)> {
     tsne.perplexity(perplexity)
         .epochs(1000)
         .initial_embedding(start);
-    if n <= 2000 {
+    if n <= exact_limit {
         tsne.exact(distance);
     } else {
         tsne.barnes_hut(0.5, distance);
@@ -535,6 +539,37 @@ mod tests {
         assert_eq!(spread(&samples, 1), vec![1]);
         assert_eq!(spread(&samples, 9).len(), 5);
         assert!(spread(&samples, 0).is_empty());
+    }
+
+    #[test]
+    fn tsne_keeps_two_far_clusters_apart() {
+        // Two clusters of 15 points in 8-D, 100 apart, spread 0.1 inside:
+        // each point's nearest embedded neighbours must be its own
+        // cluster's, on both the exact and the Barnes-Hut path.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let data: Vec<Vec<f32>> = (0..30)
+            .map(|i| {
+                let centre = if i < 15 { 0.0 } else { 100.0 };
+                (0..8)
+                    .map(|_| centre + rng.random_range(-0.1..0.1))
+                    .collect()
+            })
+            .collect();
+        let features: Vec<&[f32]> = data.iter().map(|v| v.as_slice()).collect();
+        for exact_limit in [usize::MAX, 0] {
+            let points = tsne(&features, 1, exact_limit);
+            assert_eq!(points.len(), 30);
+            let dist = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).hypot(a.1 - b.1);
+            for i in 0..30 {
+                let nearest = (0..30)
+                    .filter(|&j| j != i)
+                    .min_by(|&a, &b| {
+                        dist(points[i], points[a]).total_cmp(&dist(points[i], points[b]))
+                    })
+                    .unwrap();
+                assert_eq!(i < 15, nearest < 15, "point {i} (limit {exact_limit})");
+            }
+        }
     }
 
     #[test]
