@@ -7,6 +7,8 @@
 mod commands;
 mod figures;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Predict how accurate a convolutional network will be before training it,
@@ -54,10 +56,32 @@ enum Command {
     Bench(commands::bench::Bench),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
-    match cli.command {
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`peephole results | head`):
+        // nothing is wrong, there is just nobody left to tell.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// True when `e` was caused by writing to a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Sample(args) => commands::sample::run(args),
         Command::Show(args) => commands::show::run(args),
         Command::Fit(args) => commands::fit::run(args),

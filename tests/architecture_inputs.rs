@@ -112,3 +112,25 @@ fn show_names_the_file_and_line_of_a_bad_architecture() {
     assert!(err.contains("bad.jsonl:2"), "{err}");
     assert!(err.contains("kernel 9x3"), "{err}");
 }
+
+#[test]
+fn output_cut_short_by_a_closed_pipe_is_not_an_error() {
+    // `peephole sample -n 200000 | head -1`: the reader leaves after one
+    // line; the writer must stop quietly, not panic or report an error.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = peephole()
+        .args(["sample", "-n", "200000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let stdout = child.stdout.take().unwrap();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    assert!(first.starts_with('{'), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked") && !err.contains("Error"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! `peephole search`, `peephole status` and `peephole results`: run the
 //! search daemon from a config file, and read its store.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -218,10 +219,16 @@ pub fn run_results(args: ResultsArgs) -> anyhow::Result<()> {
         let store = Store::open(&args.store).await?;
         anyhow::Ok(store.results().await?)
     })?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     if args.format == "csv" {
-        println!("arch_id,accuracy,predicted,status,seconds,worker,finished_at");
+        writeln!(
+            out,
+            "arch_id,accuracy,predicted,status,seconds,worker,finished_at"
+        )?;
         for r in rows {
-            println!(
+            writeln!(
+                out,
                 "{},{},{},{},{},{},{}",
                 r.arch_id,
                 r.accuracy,
@@ -230,7 +237,7 @@ pub fn run_results(args: ResultsArgs) -> anyhow::Result<()> {
                 r.seconds,
                 r.worker,
                 r.finished_at
-            );
+            )?;
         }
     } else {
         for r in rows {
@@ -245,8 +252,9 @@ pub fn run_results(args: ResultsArgs) -> anyhow::Result<()> {
                 "curve": curve, "seconds": r.seconds, "worker": r.worker,
                 "finished_at": r.finished_at,
             });
-            println!("{line}");
+            writeln!(out, "{line}")?;
         }
     }
+    out.flush()?;
     Ok(())
 }
