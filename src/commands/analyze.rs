@@ -149,49 +149,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     let predicted: Vec<f64> = pairs.iter().map(|p| p.1).collect();
 
-    // Table 2: statistics of the network set.
-    let rows = [
-        ("measured", Stats::of(&measured)),
-        ("predicted", Stats::of(&predicted)),
-    ];
-    let mut table = String::from(
-        "| accuracy | count | mean | std | min | max |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: |\n",
-    );
-    for (name, stats) in &rows {
-        if let Some(s) = stats {
-            table += &format!(
-                "| {name} | {} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
-                s.count, s.mean, s.std, s.min, s.max
-            );
-        }
-    }
-    print!("{table}");
-    std::fs::write(args.out.join("stats.md"), &table)?;
-    let json = serde_json::json!({
-        "measured": rows[0].1,
-        "predicted": rows[1].1,
-    });
-    std::fs::write(
-        args.out.join("stats.json"),
-        serde_json::to_string_pretty(&json)? + "\n",
-    )?;
-
-    // Figure 5: the scatter, when there is anything to scatter.
-    let ext = args.format.extension();
+    write_stats(&args.out, &measured, &predicted)?;
     if pairs.is_empty() {
         eprintln!("no predictions: give --model to draw the scatter plot");
     } else {
-        let measured_p: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-        let mut title = format!("{} networks", pairs.len());
-        if pairs.len() >= 2 {
-            let q = Quality::measure(&predicted, &measured_p)?;
-            println!("Kendall tau {:.4}  MSE {:.6}", q.kendall_tau, q.mse);
-            title += &format!(" (tau {:.3})", q.kendall_tau);
-        }
-        let path = args.out.join(format!("scatter.{ext}"));
-        figures::scatter(&path, &measured_p, &predicted, &title)?;
-        eprintln!("wrote {}", path.display());
+        scatter_figure(&args, &pairs)?;
     }
 
     // Figures 6 and 7 look inside a predictor: the one given, else the
@@ -217,6 +179,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let traced = trace_all(&inside.predictor, &samples)?;
     cell_figure(&args, &samples, &traced)?;
     tsne_figure(&args, &samples, &traced)?;
+    Ok(())
+}
+
+/// Table 2: statistics of the measured and predicted accuracies, printed
+/// and written as `stats.md` and `stats.json`.
+fn write_stats(out: &Path, measured: &[f64], predicted: &[f64]) -> anyhow::Result<()> {
+    let rows = [
+        ("measured", Stats::of(measured)),
+        ("predicted", Stats::of(predicted)),
+    ];
+    let mut table = String::from(
+        "| accuracy | count | mean | std | min | max |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for (name, stats) in &rows {
+        if let Some(s) = stats {
+            table += &format!(
+                "| {name} | {} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
+                s.count, s.mean, s.std, s.min, s.max
+            );
+        }
+    }
+    print!("{table}");
+    write(&out.join("stats.md"), table)?;
+    let json = serde_json::json!({
+        "measured": rows[0].1,
+        "predicted": rows[1].1,
+    });
+    write(
+        &out.join("stats.json"),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )
+}
+
+/// Figure 5 from `(measured, predicted)` pairs, with tau in the title.
+fn scatter_figure(args: &Args, pairs: &[(f64, f64)]) -> anyhow::Result<()> {
+    let (measured, predicted): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+    let mut title = format!("{} networks", pairs.len());
+    if pairs.len() >= 2 {
+        let q = Quality::measure(&predicted, &measured)?;
+        println!("Kendall tau {:.4}  MSE {:.6}", q.kendall_tau, q.mse);
+        title += &format!(" (tau {:.3})", q.kendall_tau);
+    }
+    let path = args
+        .out
+        .join(format!("scatter.{}", args.format.extension()));
+    figures::scatter(&path, &measured, &predicted, &title)?;
+    eprintln!("wrote {}", path.display());
     Ok(())
 }
 
