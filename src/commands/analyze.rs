@@ -61,7 +61,11 @@ pub struct Args {
     format: Format,
     /// Architectures drawn in the cell-response figure (spread from the
     /// best measured to the worst).
-    #[arg(long, default_value_t = 4)]
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
     traces: usize,
     /// Seed of the t-SNE starting positions.
     #[arg(long, default_value_t = 0)]
