@@ -96,6 +96,17 @@ fn range(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// An axis label for `value` on an axis spanning `span`: as many decimals
+/// as ticks about a tenth of the span apart need, and never "-0.0".
+fn tick(value: f64, span: f64) -> String {
+    let decimals = (-(span / 10.0).log10()).ceil().clamp(0.0, 6.0) as usize;
+    let text = format!("{value:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => text,
+    }
+}
+
 struct Scatter<'a> {
     measured: &'a [f64],
     predicted: &'a [f64],
@@ -118,6 +129,8 @@ impl Figure for Scatter<'_> {
         chart
             .configure_mesh()
             .light_line_style(WHITE)
+            .x_label_formatter(&|v| tick(*v, hi - lo))
+            .y_label_formatter(&|v| tick(*v, hi - lo))
             .x_desc("measured accuracy")
             .y_desc("predicted accuracy")
             .label_style((FAMILY, 14))
@@ -177,6 +190,7 @@ impl Figure for Responses<'_> {
             .light_line_style(WHITE)
             .x_labels(layers.min(20))
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|v| tick(*v, hi - lo))
             .x_desc("layer")
             .y_desc("response (hidden state)")
             .label_style((FAMILY, 14))
@@ -255,6 +269,8 @@ impl Figure for Map<'_> {
         chart
             .configure_mesh()
             .disable_mesh()
+            .x_label_formatter(&|v| tick(*v, x_hi - x_lo))
+            .y_label_formatter(&|v| tick(*v, y_hi - y_lo))
             .x_desc("t-SNE 1")
             .y_desc("t-SNE 2")
             .label_style((FAMILY, 12))
@@ -278,7 +294,7 @@ impl Figure for Map<'_> {
             .disable_mesh()
             .disable_x_axis()
             .y_desc(self.value_name)
-            .y_label_formatter(&|v| format!("{v:.2}"))
+            .y_label_formatter(&|v| tick(*v, span))
             .label_style((FAMILY, 12))
             .draw()?;
         let steps = 100;
@@ -312,6 +328,15 @@ pub fn map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_have_the_decimals_their_axis_needs_and_no_negative_zero() {
+        assert_eq!(tick(0.2, 1.3), "0.2");
+        assert_eq!(tick(0.875, 0.1), "0.88");
+        assert_eq!(tick(-3.0, 10.0), "-3");
+        assert_eq!(tick(-1e-17, 1.3), "0.0");
+        assert_eq!(tick(-0.001, 10.0), "0");
+    }
 
     #[test]
     fn bundled_font_parses() {
