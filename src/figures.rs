@@ -210,12 +210,11 @@ impl Figure for Responses<'_> {
                     PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
                 });
             chart.draw_series(points.iter().zip(&trace.marked).map(|(&p, &marked)| {
-                let style = if marked {
-                    colour.filled()
+                if marked {
+                    Circle::new(p, 6, colour.filled())
                 } else {
-                    colour.stroke_width(1)
-                };
-                Circle::new(p, 4, style)
+                    Circle::new(p, 3, colour.stroke_width(1))
+                }
             }))?;
         }
         chart

@@ -59,8 +59,9 @@ pub struct Args {
     /// Image format of the figures.
     #[arg(long, value_enum, default_value = "png")]
     format: Format,
-    /// Architectures drawn in the cell-response figure (spread from the
-    /// best measured to the worst).
+    /// Architectures drawn in the cell-response figure (among those with
+    /// layers of the unit's type, spread from the best measured to the
+    /// worst).
     #[arg(
         long,
         default_value_t = 4,
@@ -317,10 +318,10 @@ fn most_selective(traced: &[Traced]) -> Option<Selective> {
     best
 }
 
-/// Up to `k` indices spread evenly over `samples` sorted by measured
-/// accuracy, best first.
-fn spread(samples: &[Sample], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..samples.len()).collect();
+/// Up to `k` of the `candidates` (indices into `samples`) spread evenly
+/// over them sorted by measured accuracy, best first.
+fn spread(samples: &[Sample], candidates: &[usize], k: usize) -> Vec<usize> {
+    let mut order = candidates.to_vec();
     order.sort_by(|&a, &b| samples[b].measured.total_cmp(&samples[a].measured));
     let k = k.min(order.len());
     if k <= 1 {
@@ -344,7 +345,12 @@ fn cell_figure(args: &Args, samples: &[Sample], traced: &[Traced]) -> anyhow::Re
         "most type-selective LSTM unit: {} ({name}, d' {:+.2})",
         best.unit, best.separation
     );
-    let picked = spread(samples, args.traces);
+    // Only networks that have layers of the unit's type show what it
+    // responds to; there is at least one, or no unit would be selective.
+    let holders: Vec<usize> = (0..samples.len())
+        .filter(|&i| traced[i].types.contains(&best.layer_type))
+        .collect();
+    let picked = spread(samples, &holders, args.traces);
     let traces: Vec<Trace> = picked
         .iter()
         .map(|&i| Trace {
@@ -549,10 +555,13 @@ mod tests {
             predicted: None,
         };
         let samples: Vec<Sample> = [0.3, 0.9, 0.5, 0.7, 0.1].map(sample).into();
-        assert_eq!(spread(&samples, 3), vec![1, 2, 4]);
-        assert_eq!(spread(&samples, 1), vec![1]);
-        assert_eq!(spread(&samples, 9).len(), 5);
-        assert!(spread(&samples, 0).is_empty());
+        let all = [0, 1, 2, 3, 4];
+        assert_eq!(spread(&samples, &all, 3), vec![1, 2, 4]);
+        assert_eq!(spread(&samples, &all, 1), vec![1]);
+        assert_eq!(spread(&samples, &all, 9).len(), 5);
+        assert!(spread(&samples, &all, 0).is_empty());
+        // Only the candidates are drawn.
+        assert_eq!(spread(&samples, &[0, 2, 3], 2), vec![3, 0]);
     }
 
     #[test]
