@@ -178,7 +178,9 @@ impl Figure for Responses<'_> {
             .map(|t| t.values.len())
             .max()
             .unwrap_or(1);
-        let (lo, hi) = range(self.traces.iter().flat_map(|t| t.values.iter().copied()));
+        let (lo, top) = range(self.traces.iter().flat_map(|t| t.values.iter().copied()));
+        // Headroom above the data for the legend, one row per trace.
+        let hi = top + (top - lo) * (0.05 + 0.09 * self.traces.len() as f64);
         let mut chart = ChartBuilder::on(root)
             .caption(self.title, (FAMILY, 18))
             .margin(15)
@@ -219,6 +221,7 @@ impl Figure for Responses<'_> {
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .label_font((FAMILY, 13))
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK.mix(0.3))
