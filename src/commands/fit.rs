@@ -86,7 +86,7 @@ pub struct Args {
     batch_size: usize,
     #[arg(long, default_value_t = FitConfig::default().learning_rate)]
     learning_rate: f64,
-    /// Epochs without a better validation tau before stopping.
+    /// Epochs without a lower validation MSE before stopping.
     #[arg(long, default_value_t = FitConfig::default().patience)]
     patience: usize,
     /// Share of the data held out for early stopping (0: none).
@@ -112,7 +112,7 @@ pub fn choose_encoding(name: &str, records: &[&Record]) -> anyhow::Result<Encodi
 }
 
 /// A progress bar for `members` members of `epochs` epochs each, showing
-/// loss and validation tau. Hidden when stderr is not a terminal.
+/// loss and validation MSE and tau. Hidden when stderr is not a terminal.
 pub fn progress_bar(members: usize, epochs: usize) -> ProgressBar {
     let bar = ProgressBar::new((members * epochs) as u64);
     let style = ProgressStyle::with_template(
@@ -129,11 +129,11 @@ pub fn progress_bar(members: usize, epochs: usize) -> ProgressBar {
 pub fn show_progress(bar: &ProgressBar, report: &EpochReport) {
     bar.set_prefix(format!("{}", report.member + 1));
     bar.set_position((report.member * report.epochs + report.epoch) as u64);
-    let tau = match (report.val_tau, report.best_tau) {
-        (Some(t), Some(b)) => format!(" val tau {t:.3} (best {b:.3})"),
+    let val = match (report.val_mse, report.best_mse, report.val_tau) {
+        (Some(m), Some(b), Some(t)) => format!(" val MSE {m:.5} (best {b:.5}) tau {t:.3}"),
         _ => String::new(),
     };
-    bar.set_message(format!("loss {:.4}{tau}", report.train_loss));
+    bar.set_message(format!("loss {:.4}{val}", report.train_loss));
 }
 
 /// Trains and saves.

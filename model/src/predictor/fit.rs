@@ -195,7 +195,7 @@ pub struct FitConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub learning_rate: f64,
-    /// Stop after this many epochs without a better validation tau.
+    /// Stop after this many epochs without a lower validation MSE.
     pub patience: usize,
     /// Share of the samples held out for early stopping; 0 trains all
     /// `epochs` on everything and keeps the last weights.
@@ -252,7 +252,9 @@ pub struct EpochReport {
     pub train_loss: f64,
     /// Validation Kendall tau this epoch, if there is a validation split.
     pub val_tau: Option<f64>,
-    pub best_tau: Option<f64>,
+    /// Validation MSE this epoch, and the lowest so far (the kept epoch's).
+    pub val_mse: Option<f64>,
+    pub best_mse: Option<f64>,
 }
 
 /// How one member's training went.
@@ -426,15 +428,18 @@ fn fit_member(
         }
         let train_loss = loss_sum / batches.max(1) as f64;
 
-        // Validation: keep the weights of the best tau so far.
-        let mut val_tau = None;
+        // Validation: keep the weights of the lowest MSE so far. Not the
+        // best tau: on small validation splits (14 networks) tau is noisy
+        // enough to pick an early epoch whose predictions barely differ.
+        let (mut val_tau, mut val_mse) = (None, None);
         if n_val > 0 {
             let predicted = net.valid().predict(&val_batch, &inference);
             if let Ok(q) = Quality::measure(&predicted, &val_truth) {
                 val_tau = Some(q.kendall_tau);
-                let better = best.as_ref().is_none_or(|b| q.kendall_tau > b.0);
+                val_mse = Some(q.mse);
+                let better = q.mse.is_finite() && best.as_ref().is_none_or(|b| q.mse < b.0);
                 if better {
-                    best = Some((q.kendall_tau, epoch, net.to_weights(dims), q));
+                    best = Some((q.mse, epoch, net.to_weights(dims), q));
                 }
             }
         }
@@ -444,7 +449,8 @@ fn fit_member(
             epochs: config.epochs,
             train_loss,
             val_tau,
-            best_tau: best.as_ref().map(|b| b.0),
+            val_mse,
+            best_mse: best.as_ref().map(|b| b.0),
         });
         if let Some((_, best_epoch, _, _)) = &best
             && epoch - best_epoch >= config.patience
