@@ -24,6 +24,22 @@ fn write_records(dir: &Path, n: usize) -> PathBuf {
     path
 }
 
+/// Runs `peephole eval RECORDS --model CHECKPOINT --json` with `extra`
+/// arguments and returns its metrics.
+fn eval_json(records: &Path, checkpoint: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "eval",
+        records.to_str().unwrap(),
+        "--model",
+        checkpoint.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = peephole(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(stdout(&out).trim()).unwrap()
+}
+
 #[test]
 fn fit_predict_eval_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,17 +77,7 @@ fn fit_predict_eval_round_trip() {
 
     // Evaluate with a plot.
     let plot = dir.path().join("scatter.svg");
-    let out = peephole(&[
-        "eval",
-        records.to_str().unwrap(),
-        "--model",
-        ckpt.to_str().unwrap(),
-        "--plot",
-        plot.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let metrics: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let metrics = eval_json(&records, &ckpt, &["--plot", plot.to_str().unwrap()]);
     for key in ["mse", "kendall_tau", "spearman", "r2"] {
         assert!(metrics[key].as_f64().unwrap().is_finite(), "{key}");
     }
@@ -285,15 +291,7 @@ fn fit_on_real_block_networks_ranks_and_is_calibrated() {
 
     let ckpt = dir.path().join("p.ckpt");
     fit(&train_path, &ckpt, 300, &["--members", "1"]);
-    let out = peephole(&[
-        "eval",
-        test_path.to_str().unwrap(),
-        "--model",
-        ckpt.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let metrics: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let metrics = eval_json(&test_path, &ckpt, &[]);
     assert_eq!(metrics["records"], 48);
     // The parameter count ranks held-out quarters of this set at tau
     // 0.09 to 0.27 (docs/results.md).
